@@ -1,0 +1,25 @@
+import logging
+import re
+
+# Bearer tokens, "access_token=..." query strings and Fernet ciphertexts never reach a log line.
+_PATTERNS = [
+    re.compile(r"(?i)(authorization:\s*(?:bearer|token)\s+)[^\s'\"]+"),
+    re.compile(r"(?i)((?:access|refresh)_token[\"']?\s*[:=]\s*[\"']?)[^\s&'\",}]+"),
+    re.compile(r"(?i)((?:secret|password|api_key)[\"']?\s*[:=]\s*[\"']?)[^\s&'\",}]+"),
+    re.compile(r"()gAAAAA[0-9A-Za-z_\-=]{20,}"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern in _PATTERNS:
+        text = pattern.sub(r"\1[redacted]", text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

@@ -1,0 +1,132 @@
+"""The one small interface every platform adapter implements."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import requests
+
+from agency.platforms.errors import OutcomeUnknown, TransientError
+
+if TYPE_CHECKING:
+    from agency.models import SocialAccount
+
+logger = logging.getLogger(__name__)
+
+# (connect, read) seconds: every request has a timeout.
+DEFAULT_TIMEOUT = (5, 30)
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """A file to attach: a path on disk (or storage name) and what it is."""
+
+    path: str
+    mime_type: str
+    size: int = 0
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    alt_text: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PostPayload:
+    text: str
+    link: str | None = None
+    media: tuple[MediaItem, ...] = ()
+    first_comment: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    external_id: str
+    url: str = ""
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PlatformRules:
+    """What the composer and `validate` check before a post is scheduled."""
+
+    max_chars: int
+    url_length: int | None = None  # None: a URL counts its own length
+    max_media: int = 4
+    media_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "video/mp4")
+    max_image_bytes: int = 5 * 1024 * 1024
+    max_video_bytes: int = 512 * 1024 * 1024
+    min_aspect_ratio: float | None = None
+    max_aspect_ratio: float | None = None
+    requires_media: bool = False
+    supports_first_comment: bool = False
+    supports_idempotency_key: bool = False
+    max_bio_chars: int = 160
+
+
+class PlatformAdapter:
+    """Base of every adapter; subclasses set `name` and `rules` and implement publish."""
+
+    name: ClassVar[str]
+    rules: ClassVar[PlatformRules]
+    timeout = DEFAULT_TIMEOUT
+
+    def __init__(self, session: requests.Session | None = None):
+        self.http = session or requests.Session()
+
+    # -- checks before scheduling -------------------------------------------------------------
+    def count_chars(self, text: str) -> int:
+        from agency.platforms.text import weighted_length
+
+        return weighted_length(text, url_length=self.rules.url_length)
+
+    def validate(self, payload: PostPayload) -> list[str]:
+        from agency.platforms.text import validate_against_rules
+
+        return validate_against_rules(self, payload)
+
+    # -- calls to the platform -----------------------------------------------------------------
+    def publish(
+        self, account: SocialAccount, payload: PostPayload, *, idempotency_key: str
+    ) -> PublishResult:
+        raise NotImplementedError
+
+    def find_published(
+        self, account: SocialAccount, *, idempotency_key: str
+    ) -> PublishResult | None:
+        """After an unknown outcome: the post if the platform has it, None if surely not.
+
+        Raises OutcomeUnknown when the platform's API cannot tell.
+        """
+        raise OutcomeUnknown(f"{self.name} cannot look up a post by its idempotency key.")
+
+    def refresh_credentials(self, account: SocialAccount) -> dict | None:
+        """New {access_token, refresh_token, expires_at} when the platform rotates tokens."""
+        return None
+
+    # -- helpers for subclasses ----------------------------------------------------------------
+    def _request(self, method: str, url: str, *, sent_is_unknown: bool = True, **kwargs):
+        """An HTTP call with a timeout, mapping network failures to typed errors.
+
+        A connect failure means nothing was sent (TransientError). A read timeout or dropped
+        connection after sending means the platform may have acted (OutcomeUnknown) unless the
+        caller says the request is safe to repeat (sent_is_unknown=False, e.g. a GET).
+        """
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            return self.http.request(method, url, **kwargs)
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise TransientError(f"Could not reach {self.name}: {exc.__class__.__name__}") from exc
+        except requests.ConnectionError as exc:
+            # requests raises ConnectionError both before and after sending; a refused connection
+            # is surely unsent, anything else (reset, remote closed) may have been received.
+            text = str(exc).lower()
+            if not sent_is_unknown or "refused" in text or "name or service" in text:
+                raise TransientError(f"Could not reach {self.name}: {exc}") from exc
+            raise OutcomeUnknown(f"The connection to {self.name} broke after sending.") from exc
+        except requests.Timeout as exc:
+            if not sent_is_unknown:
+                raise TransientError(f"{self.name} did not answer in time.") from exc
+            raise OutcomeUnknown(f"{self.name} did not answer in time after the request.") from exc

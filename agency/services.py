@@ -1,0 +1,304 @@
+"""Writes of the shared kernel: brands, social accounts, tokens, audit and notifications.
+
+Callers (views, API, admin, tasks) check access with agency.permissions first; services validate
+the data, write it, and leave an audit event.
+"""
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import models, transaction
+from django.utils import timezone
+
+from agency.common import model_update
+from agency.models import (
+    Agency,
+    ApiToken,
+    AuditEvent,
+    Brand,
+    Heartbeat,
+    Membership,
+    Notification,
+    Role,
+    SocialAccount,
+)
+
+logger = logging.getLogger(__name__)
+
+# What an audit event may record of a change: credentials are never among them.
+_SECRET_FIELDS = {"access_token", "refresh_token"}
+
+
+def audit_log(
+    *,
+    actor,
+    action: str,
+    target: models.Model,
+    agency: Agency,
+    brand: Brand | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        agency=agency,
+        brand=brand,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        target_repr=str(target)[:300],
+        data=data or {},
+    )
+
+
+BRAND_FIELDS = [
+    "name",
+    "slug",
+    "time_zone",
+    "website",
+    "contact_email",
+    "logo",
+    "primary_color",
+    "secondary_color",
+]
+
+
+@transaction.atomic
+def brand_create(*, agency: Agency, by, **fields: Any) -> Brand:
+    brand = Brand(agency=agency, **{k: v for k, v in fields.items() if k in BRAND_FIELDS})
+    brand.full_clean()
+    brand.save()
+    audit_log(actor=by, action="brand.created", target=brand, agency=agency, brand=brand)
+    return brand
+
+
+@transaction.atomic
+def brand_update(*, brand: Brand, by, data: dict[str, Any]) -> Brand:
+    brand, changed = model_update(instance=brand, fields=BRAND_FIELDS, data=data)
+    if changed:
+        audit_log(
+            actor=by,
+            action="brand.updated",
+            target=brand,
+            agency=brand.agency,
+            brand=brand,
+            data={"fields": changed},
+        )
+    return brand
+
+
+ACCOUNT_FIELDS = [
+    "platform",
+    "handle",
+    "external_id",
+    "display_name",
+    "instance_url",
+    "bio",
+    "link",
+    "avatar_url",
+    "access_token",
+    "refresh_token",
+    "token_expires_at",
+]
+
+
+@transaction.atomic
+def social_account_create(*, brand: Brand, by, **fields: Any) -> SocialAccount:
+    account = SocialAccount(brand=brand, **{k: v for k, v in fields.items() if k in ACCOUNT_FIELDS})
+    account.full_clean()
+    account.save()
+    audit_log(
+        actor=by,
+        action="social_account.created",
+        target=account,
+        agency=brand.agency,
+        brand=brand,
+        data={"platform": account.platform, "handle": account.handle},
+    )
+    return account
+
+
+@transaction.atomic
+def social_account_update(*, account: SocialAccount, by, data: dict[str, Any]) -> SocialAccount:
+    # A blank credential in an edit form means "keep the stored one", never "erase it".
+    data = {k: v for k, v in data.items() if not (k in _SECRET_FIELDS and not v)}
+    account, changed = model_update(instance=account, fields=ACCOUNT_FIELDS, data=data)
+    if changed:
+        audit_log(
+            actor=by,
+            action="social_account.updated",
+            target=account,
+            agency=account.brand.agency,
+            brand=account.brand,
+            data={
+                "fields": [f for f in changed if f not in _SECRET_FIELDS]
+                + (["credentials"] if _SECRET_FIELDS & set(changed) else [])
+            },
+        )
+    return account
+
+
+@transaction.atomic
+def social_account_disconnect(*, account: SocialAccount, by) -> SocialAccount:
+    """Stop using the account: its stored credentials are erased, its history kept."""
+    account.status = SocialAccount.Status.DISCONNECTED
+    account.status_reason = "Disconnected by a user."
+    account.access_token = ""
+    account.refresh_token = ""
+    account.token_expires_at = None
+    account.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "access_token",
+            "refresh_token",
+            "token_expires_at",
+            "updated_at",
+        ]
+    )
+    audit_log(
+        actor=by,
+        action="social_account.disconnected",
+        target=account,
+        agency=account.brand.agency,
+        brand=account.brand,
+    )
+    return account
+
+
+@transaction.atomic
+def social_account_reconnect(
+    *,
+    account: SocialAccount,
+    by,
+    access_token: str,
+    refresh_token: str = "",
+    token_expires_at: datetime | None = None,
+) -> SocialAccount:
+    account.access_token = access_token
+    account.refresh_token = refresh_token
+    account.token_expires_at = token_expires_at
+    account.status = SocialAccount.Status.CONNECTED
+    account.status_reason = ""
+    account.full_clean()
+    account.save()
+    audit_log(
+        actor=by,
+        action="social_account.reconnected",
+        target=account,
+        agency=account.brand.agency,
+        brand=account.brand,
+    )
+    return account
+
+
+def brand_managers(*, brand: Brand):
+    """Users who should hear about a brand's publishing problems: its managers and admins."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__agency_id=brand.agency_id,
+            memberships__role__in=[Role.ADMIN, Role.MANAGER],
+            is_active=True,
+        )
+        .distinct()
+    )
+
+
+def notify(
+    *,
+    users: Iterable,
+    brand: Brand | None,
+    title: str,
+    body: str = "",
+    url: str = "",
+    email: bool = True,
+) -> list[Notification]:
+    """An in-app notification for each user, and an e-mail when they have an address."""
+    users = list({u.pk: u for u in users}.values())
+    notifications = Notification.objects.bulk_create(
+        [Notification(user=u, brand=brand, title=title, body=body, url=url) for u in users]
+    )
+    if email:
+        link = f"{settings.SITE_URL.rstrip('/')}{url}" if url else ""
+        for user in users:
+            if not user.email:
+                continue
+            try:
+                send_mail(
+                    subject=f"[agency] {title}",
+                    message=f"{body}\n\n{link}".strip(),
+                    from_email=None,
+                    recipient_list=[user.email],
+                )
+            except Exception:
+                # The in-app notification is already stored; a mail outage must not undo it.
+                logger.exception("could not e-mail notification %r to user %s", title, user.pk)
+    return notifications
+
+
+def notification_mark_read(*, user, notification_ids: Iterable | None = None) -> int:
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if notification_ids is not None:
+        qs = qs.filter(pk__in=list(notification_ids))
+    return qs.update(read_at=timezone.now())
+
+
+API_TOKEN_PREFIX = "agt_"  # noqa: S105 - a public marker, not a secret
+
+
+def _hash_key(key: str) -> str:
+    # The key is 256 random bits, so a plain SHA-256 is enough; no salt or slow hash needed.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """A new token for the user; the returned key is the only time it is ever visible."""
+    key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name.strip(), prefix=key[:10], key_hash=_hash_key(key))
+    token.full_clean()
+    token.save()
+    membership = Membership.objects.filter(user=user).select_related("agency").first()
+    if membership:
+        audit_log(actor=user, action="api_token.created", target=token, agency=membership.agency)
+    return token, key
+
+
+def api_token_authenticate(*, key: str) -> ApiToken | None:
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_hash_key(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    # Writing on every request would make reads write; a minute's precision is plenty.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "updated_at"])
+        membership = Membership.objects.filter(user=token.user).select_related("agency").first()
+        if membership:
+            audit_log(actor=by, action="api_token.revoked", target=token, agency=membership.agency)
+    return token
+
+
+def heartbeat_beat(*, name: str) -> Heartbeat:
+    beat, _ = Heartbeat.objects.update_or_create(name=name, defaults={"last_seen": timezone.now()})
+    return beat
