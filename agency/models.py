@@ -263,3 +263,39 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen}"
+
+
+class SandboxPost(BaseModel):
+    """What the built-in sandbox platform received: one row per publish call, never merged,
+    so that a duplicate publish would show as two rows with the same idempotency key."""
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=100, db_index=True)
+    text = models.TextField(blank=True)
+    link = models.URLField(blank=True, max_length=2000)
+    media = models.JSONField(default=list, blank=True)
+    first_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"sandbox post {self.pk} on {self.account}"
+
+
+class SandboxScript(BaseModel):
+    """Tells the sandbox how to answer its next calls for one account (demos and tests).
+
+    `outcomes` is consumed from the front, one per publish call: "ok", "throttle", "transient",
+    "timeout" (received, then no answer: the outcome is unknown), "auth_expired", "reject".
+    `delay_ms` is added to every call, like a slow platform.
+    """
+
+    account = models.OneToOneField(
+        SocialAccount, on_delete=models.CASCADE, related_name="sandbox_script"
+    )
+    outcomes = models.JSONField(default=list, blank=True)
+    delay_ms = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sandbox script for {self.account}"

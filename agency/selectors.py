@@ -48,3 +48,13 @@ def background_health(*, stale_after: timedelta = timedelta(minutes=2)) -> dict[
         }
         for name in ("worker", "beat")
     }
+
+
+def memberships_for_user(*, user):
+    """The user's staff memberships, with their agencies."""
+    return user.memberships.select_related("agency").order_by("agency__name")
+
+
+def client_brands_for_user(*, user):
+    """The brands the user reads as a client (not those they see as staff)."""
+    return brands_for_user(user=user).filter(client_accesses__user=user)

@@ -302,3 +302,35 @@ def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
 def heartbeat_beat(*, name: str) -> Heartbeat:
     beat, _ = Heartbeat.objects.update_or_create(name=name, defaults={"last_seen": timezone.now()})
     return beat
+
+
+def social_account_mark_needs_reauth(*, account: SocialAccount, reason: str) -> bool:
+    """The platform refused the account's token. Its posts are held (not failed) until someone
+    reconnects it; the brand's managers hear about it once, not once per post."""
+    changed = SocialAccount.objects.filter(
+        pk=account.pk, status=SocialAccount.Status.CONNECTED
+    ).update(
+        status=SocialAccount.Status.NEEDS_REAUTH,
+        status_reason=reason[:300],
+        updated_at=timezone.now(),
+    )
+    if changed:
+        account.status = SocialAccount.Status.NEEDS_REAUTH
+        audit_log(
+            actor=None,
+            action="social_account.needs_reauth",
+            target=account,
+            agency=account.brand.agency,
+            brand=account.brand,
+            data={"reason": reason[:300]},
+        )
+        notify(
+            users=brand_managers(brand=account.brand),
+            brand=account.brand,
+            title=f"Reconnect {account} ({account.brand})",
+            body=f"{account.get_platform_display()} no longer accepts our access ({reason}). "
+            "Scheduled posts for this account are on hold and will go out once it is "
+            "reconnected.",
+            url=f"/accounts/{account.pk}/edit/",
+        )
+    return bool(changed)

@@ -211,6 +211,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Role shows as `role` and `your_role`; one enum name for it keeps the schema warning-free.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "agency.models.Role"},
 }
 
 # Celery: the embedded default is kombu's file-system transport, which needs no server.
@@ -265,4 +267,26 @@ LOGGING = {
 # where an admin can pause an entry without a deploy.
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "agency.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
+    "dispatch-due-posts": {
+        "task": "calendar_app.tasks.dispatch_due_posts",
+        "schedule": env.float("PUBLISH_DISPATCH_EVERY_SECONDS", default=5.0),
+    },
+    "sweep-publishing": {
+        "task": "calendar_app.tasks.sweep_publishing",
+        "schedule": env.float("PUBLISH_SWEEP_EVERY_SECONDS", default=60.0),
+    },
 }
+# Publishing is I/O bound and runs on its own queue (a thread pool in production); dispatch and
+# sweeps on theirs, so slow platforms never delay the next dispatch.
+CELERY_TASK_ROUTES = {
+    "calendar_app.tasks.publish_target": {"queue": "publish"},
+    "calendar_app.tasks.dispatch_due_posts": {"queue": "dispatch"},
+    "calendar_app.tasks.sweep_publishing": {"queue": "dispatch"},
+}
+
+PUBLISH_DISPATCH_BATCH = env.int("PUBLISH_DISPATCH_BATCH", default=1000)
+PUBLISH_LEASE_SECONDS = env.int("PUBLISH_LEASE_SECONDS", default=300)
+PUBLISH_QUEUED_STALE_SECONDS = env.int("PUBLISH_QUEUED_STALE_SECONDS", default=600)
+PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=6)
+PUBLISH_BACKOFF_BASE_SECONDS = env.float("PUBLISH_BACKOFF_BASE_SECONDS", default=30.0)
+PUBLISH_BACKOFF_CAP_SECONDS = env.float("PUBLISH_BACKOFF_CAP_SECONDS", default=3600.0)

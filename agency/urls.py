@@ -3,10 +3,32 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from agency import views
+from agency import sandbox_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("switch-brand/", views.switch_brand, name="switch-brand"),
+    path("brands/", views.brand_list, name="brand-list"),
+    path("brands/new/", views.brand_create, name="brand-create"),
+    path("brands/<uuid:brand_id>/", views.brand_detail, name="brand-detail"),
+    path("brands/<uuid:brand_id>/edit/", views.brand_edit, name="brand-edit"),
+    path("brands/<uuid:brand_id>/accounts/new/", views.account_create, name="account-create"),
+    path("accounts/<uuid:account_id>/edit/", views.account_edit, name="account-edit"),
+    path(
+        "accounts/<uuid:account_id>/disconnect/",
+        views.account_disconnect,
+        name="account-disconnect",
+    ),
+    path("settings/tokens/", views.token_list, name="token-list"),
+    path("settings/tokens/<uuid:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("notifications/", views.notification_list, name="notification-list"),
+    path(
+        "notifications/mark-all-read/",
+        views.notification_mark_all_read,
+        name="notification-mark-all-read",
+    ),
+    path("sandbox/posts/<uuid:post_id>/", sandbox_views.sandbox_post, name="sandbox-post"),
+    path("", include("calendar_app.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("auth/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -71,3 +71,21 @@ class ClientAccessFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     brand = factory.SubFactory(BrandFactory)
+
+
+class PostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "calendar_app.Post"
+
+    brand = factory.SubFactory(BrandFactory)
+    title = factory.Sequence(lambda n: f"Post {n}")
+    text = factory.Sequence(lambda n: f"Fresh roast number {n} is out today.")
+    approval_state = "approved"
+
+
+class PostTargetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "calendar_app.PostTarget"
+
+    post = factory.SubFactory(PostFactory)
+    account = factory.LazyAttribute(lambda t: SocialAccountFactory(brand=t.post.brand))

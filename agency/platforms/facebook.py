@@ -1,0 +1,281 @@
+"""Facebook Pages through the Graph API, and the Graph API plumbing Instagram shares.
+
+A post goes to `POST /{page-id}/feed` (text and link), a single image to `POST /{page-id}/photos`,
+several images are uploaded unpublished and attached to one feed post. The account's
+`external_id` is the Page id and its `access_token` a Page access token, which does not expire
+in the usual flow (a long-lived user token yields a Page token without expiry), so there is
+nothing to refresh.
+
+Docs: https://developers.facebook.com/docs/pages/publishing,
+https://developers.facebook.com/docs/graph-api/photo-uploads,
+https://developers.facebook.com/docs/graph-api/guides/error-handling,
+https://developers.facebook.com/docs/graph-api/overview/rate-limiting/
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from agency.platforms.base import PlatformAdapter, PlatformRules, PostPayload, PublishResult
+from agency.platforms.errors import (
+    AuthExpired,
+    OutcomeUnknown,
+    PlatformError,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+    from agency.models import SocialAccount
+
+# Pinned so a Graph API change never reaches us unannounced; each version lives about two years.
+GRAPH_VERSION = "v24.0"
+GRAPH_URL = f"https://graph.facebook.com/{GRAPH_VERSION}"
+
+# Throttling: 4 app, 17 user, 32 Pages, 613 custom, 341 app limit, 80000-80014 business use case.
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
+# Instagram: "the account has reached its publishing limit" arrives as code 9 with this subcode.
+RATE_LIMIT_SUBCODES = frozenset({2207042})
+AUTH_CODES = frozenset({102, 190})
+AUTH_SUBCODES = frozenset({458, 459, 460, 463, 464, 467})
+PERMISSION_CODES = frozenset({10, *range(200, 300)})
+DUPLICATE_CODE = 506
+TEMPORARY_CODES = frozenset({1, 2})
+# Platform rate limits are counted over a rolling hour; a few minutes is a polite first wait.
+DEFAULT_RETRY_AFTER = 300.0
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Retry-After when sent, else the business use case header's time to regain access."""
+    header = response.headers.get("Retry-After")
+    if header and header.strip().isdigit():
+        return float(header.strip())
+    usage = response.headers.get("X-Business-Use-Case-Usage")
+    if usage:
+        try:
+            minutes = [
+                float(entry.get("estimated_time_to_regain_access") or 0)
+                for entries in json.loads(usage).values()
+                for entry in entries
+            ]
+        except (ValueError, AttributeError, TypeError):
+            minutes = []
+        if minutes and max(minutes) > 0:
+            return max(minutes) * 60
+    return DEFAULT_RETRY_AFTER
+
+
+def graph_error(response: requests.Response, *, label: str, write: bool) -> PlatformError:
+    """The typed error for a Graph API error response (the JSON `error` object, or none).
+
+    `write` says whether the request may have changed something: a 5xx after a write may have
+    been acted on (OutcomeUnknown), a 5xx after a read is just worth another try.
+    """
+    status = response.status_code
+    excerpt = response.text[:500]
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = _as_int(error.get("code"))
+    subcode = _as_int(error.get("error_subcode"))
+    words = error.get("error_user_msg") or error.get("message") or f"HTTP {status}"
+    info = {"status": status, "excerpt": excerpt}
+
+    if code in RATE_LIMIT_CODES or subcode in RATE_LIMIT_SUBCODES or status == 429:
+        return RateLimited(
+            retry_after=_retry_after(response), message=f"{label} is throttling: {words}", **info
+        )
+    if code in AUTH_CODES or subcode in AUTH_SUBCODES:
+        return AuthExpired(f"{label}: the access token is no longer valid ({words}).", **info)
+    if code in PERMISSION_CODES:
+        return AuthExpired(f"{label}: a permission is missing; reconnect the account ({words}).", **info)
+    if code == DUPLICATE_CODE:
+        return Rejected(f"{label}: duplicate post, the same content was just published ({words}).", **info)
+    if status >= 500 and write:
+        return OutcomeUnknown(f"{label} failed after receiving the request ({words}).", **info)
+    if code in TEMPORARY_CODES or status >= 500:
+        return TransientError(f"{label} is temporarily unavailable ({words}).", **info)
+    return Rejected(f"{label} refused the request: {words}", **info)
+
+
+class GraphClientMixin:
+    """Graph API calls for an adapter: the token travels in the body or query, never logged."""
+
+    graph_url = GRAPH_URL
+
+    def _graph(
+        self: PlatformAdapter,
+        method: str,
+        path: str,
+        *,
+        token: str,
+        write: bool,
+        params: dict | None = None,
+        data: dict | None = None,
+        files: dict | None = None,
+    ) -> dict:
+        url = f"{self.graph_url}/{path.lstrip('/')}"
+        if method == "GET":
+            params = {**(params or {}), "access_token": token}
+        else:
+            data = {**(data or {}), "access_token": token}
+        try:
+            response = self._request(
+                method, url, sent_is_unknown=write, params=params, data=data, files=files
+            )
+        except PlatformError as exc:
+            # requests puts the URL, query string and all, in its connection errors.
+            raise _redacted(exc, token) from None
+        label = getattr(self, "display_name", self.name)
+        if not response.ok:
+            raise graph_error(response, label=label, write=write)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            message = f"{label} answered {response.status_code} with a body that is not JSON."
+            error_class = OutcomeUnknown if write else TransientError
+            raise error_class(message, status=response.status_code, excerpt=response.text)
+        if "error" in body:
+            raise graph_error(response, label=label, write=write)
+        return body
+
+
+def _redacted(exc: PlatformError, token: str) -> PlatformError:
+    if not token:
+        return exc
+    message = exc.message.replace(token, "[token]")
+    excerpt = exc.excerpt.replace(token, "[token]")
+    return type(exc)(message, status=exc.status, excerpt=excerpt)
+
+
+class FacebookAdapter(GraphClientMixin, PlatformAdapter):
+    """Publishes to a Facebook Page.
+
+    Duplicates: Facebook refuses content identical to a post it just published (code 506), which
+    becomes Rejected. When that follows an unknown outcome for the same post, the publishing
+    engine may take it as "the first attempt went through" rather than as a failure.
+    """
+
+    name = "facebook"
+    display_name = "Facebook"
+    rules = PlatformRules(
+        max_chars=63206,
+        url_length=None,
+        # Our own cap for a multi-photo post; the Graph API documents no lower one.
+        max_media=10,
+        media_types=("image/jpeg", "image/png", "image/gif"),
+        max_image_bytes=4 * 1024 * 1024,
+        supports_first_comment=True,
+    )
+
+    def publish(
+        self, account: SocialAccount, payload: PostPayload, *, idempotency_key: str
+    ) -> PublishResult:
+        token, page_id = account.access_token, account.external_id
+        if not token or not page_id:
+            raise AuthExpired("Facebook: the Page is not connected (no Page id or token).")
+        images = list(payload.media)
+        for item in images:
+            if item.mime_type not in self.rules.media_types:
+                raise Rejected(f"Facebook: {item.mime_type} is not supported by this adapter yet.")
+        text = payload.text or ""
+
+        if not images:
+            data = {"message": text}
+            if payload.link:
+                data["link"] = payload.link
+            body = self._graph("POST", f"{page_id}/feed", token=token, write=True, data=data)
+            post_id = body.get("id")
+        else:
+            # A photo story carries no link preview, so the link goes into the text.
+            if payload.link and payload.link not in text:
+                text = f"{text}\n\n{payload.link}".strip()
+            if len(images) == 1:
+                body = self._graph(
+                    "POST",
+                    f"{page_id}/photos",
+                    token=token,
+                    write=True,
+                    **self._photo_source(images[0], {"caption": text}),
+                )
+                post_id = body.get("post_id") or body.get("id")
+            else:
+                attached = [self._upload_unpublished(page_id, token, item) for item in images]
+                data = {"message": text}
+                for index, photo_id in enumerate(attached):
+                    data[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
+                body = self._graph("POST", f"{page_id}/feed", token=token, write=True, data=data)
+                post_id = body.get("id")
+
+        if not post_id:
+            raise OutcomeUnknown(
+                "Facebook answered without a post id; the post may exist.",
+                excerpt=json.dumps(body)[:500],
+            )
+        result = PublishResult(
+            external_id=str(post_id), url=f"https://www.facebook.com/{post_id}", raw=body
+        )
+        if payload.first_comment:
+            self._first_comment(token, result, payload.first_comment)
+        return result
+
+    def _photo_source(self, item, fields: dict) -> dict:
+        """A public URL when we have one, else the file itself as multipart `source`."""
+        if item.url:
+            return {"data": {**fields, "url": item.url}}
+        return {"data": fields, "files": {"source": _open_media(item)}}
+
+    def _upload_unpublished(self, page_id: str, token: str, item) -> str:
+        # An unpublished photo shows nowhere, so repeating the upload is harmless.
+        body = self._graph(
+            "POST",
+            f"{page_id}/photos",
+            token=token,
+            write=False,
+            **self._photo_source(item, {"published": "false"}),
+        )
+        if not body.get("id"):
+            raise TransientError("Facebook did not return an id for an uploaded photo.")
+        return str(body["id"])
+
+    def _first_comment(self, token: str, result: PublishResult, message: str) -> None:
+        """Comment on the new post; a failure here never undoes a published post."""
+        try:
+            body = self._graph(
+                "POST",
+                f"{result.external_id}/comments",
+                token=token,
+                write=True,
+                data={"message": message},
+            )
+        except PlatformError as exc:
+            result.raw["first_comment_error"] = str(exc)
+        else:
+            result.raw["first_comment_id"] = body.get("id", "")
+
+    def refresh_credentials(self, account: SocialAccount) -> dict | None:
+        return None
+
+
+def _open_media(item):
+    from django.core.files.storage import default_storage
+
+    name = item.path.rsplit("/", 1)[-1]
+    with default_storage.open(item.path, "rb") as handle:
+        return (name, handle.read(), item.mime_type)

@@ -1,0 +1,396 @@
+"""The publishing engine: every state change of a PostTarget, and the calls to the platforms.
+
+    draft -> scheduled -> queued -> publishing -> published | failed | unconfirmed
+    (any pending state) -> cancelled
+
+Exactly once comes from three rules:
+1. Every transition is one conditional UPDATE from the states it may leave (`_move`). Whoever
+   loses the race sees 0 rows and stops, so two dispatchers or two copies of a task cannot both
+   publish a target.
+2. The platform call happens outside any transaction or lock, after the target was claimed as
+   `publishing` with a lease. If a worker dies mid-call, the lease runs out and the target
+   becomes `unconfirmed`: it is never retried blindly.
+3. An unconfirmed target is settled by asking the platform (`find_published` with the target's
+   idempotency key). Only a platform that can say "surely not published" gets a retry; the rest
+   wait for a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from agency.models import SocialAccount
+from agency.platforms import MediaItem, PostPayload, PublishResult, get_adapter
+from agency.platforms.errors import (
+    AuthExpired,
+    OutcomeUnknown,
+    PlatformError,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
+from calendar_app.models import PostTarget, PublishAttempt, TargetState
+
+logger = logging.getLogger(__name__)
+
+S = TargetState
+PENDING_STATES = (S.DRAFT, S.SCHEDULED, S.QUEUED)
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def _move(target_id, *, frm: tuple[str, ...] | str, to: str, **fields) -> bool:
+    """One legal transition as a conditional UPDATE. True if this caller made it."""
+    frm = (frm,) if isinstance(frm, str) else frm
+    fields["updated_at"] = timezone.now()
+    return bool(PostTarget.objects.filter(pk=target_id, state__in=frm).update(state=to, **fields))
+
+
+def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, never sooner than the platform asked."""
+    base = _setting("PUBLISH_BACKOFF_BASE_SECONDS", 30.0)
+    cap = _setting("PUBLISH_BACKOFF_CAP_SECONDS", 3600.0)
+    delay = min(cap, base * 2 ** max(attempt - 1, 0))
+    delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
+    return max(delay, retry_after or 0.0)
+
+
+# -- dispatch ------------------------------------------------------------------------------------
+
+
+def dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> list:
+    """Claim due targets (scheduled -> queued) and enqueue one publish task each after commit.
+
+    `SELECT ... FOR UPDATE SKIP LOCKED` lets several dispatchers run at once without waiting on
+    or double-claiming each other's rows; the conditional UPDATE keeps SQLite (no row locks)
+    just as safe. Targets of accounts that are not connected are held where they are.
+    """
+    now = now or timezone.now()
+    limit = limit or _setting("PUBLISH_DISPATCH_BATCH", 1000)
+    with transaction.atomic():
+        due = (
+            PostTarget.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                state=S.SCHEDULED,
+                due_at__lte=now,
+                account__status=SocialAccount.Status.CONNECTED,
+            )
+            .order_by("due_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids = list(due)
+        if not ids:
+            return []
+        PostTarget.objects.filter(pk__in=ids, state=S.SCHEDULED).update(
+            state=S.QUEUED, queued_at=now, updated_at=now
+        )
+        transaction.on_commit(lambda: _enqueue_publish(ids))
+    return ids
+
+
+def _enqueue_publish(ids) -> None:
+    from calendar_app.tasks import publish_target
+
+    for target_id in ids:
+        publish_target.delay(str(target_id))
+
+
+# -- publish -------------------------------------------------------------------------------------
+
+
+def payload_for(target: PostTarget) -> PostPayload:
+    media = list(target.media_override.all()) or list(target.post.media.all())
+    return PostPayload(
+        text=target.effective_text,
+        link=target.post.link or None,
+        media=tuple(
+            MediaItem(
+                path=m.file.path if m.file else m.name,
+                mime_type=m.mime_type,
+                size=m.size,
+                width=m.width,
+                height=m.height,
+                duration=m.duration,
+                alt_text=m.alt_text,
+                url=f"{settings.SITE_URL.rstrip('/')}{m.file.url}" if m.file else "",
+            )
+            for m in media
+        ),
+        first_comment=target.first_comment or None,
+    )
+
+
+def publish_target(*, target_id, worker: str = "") -> str:
+    """Publish one queued target once. Returns the state it ended in (or "lost" if another
+    worker had it)."""
+    now = timezone.now()
+    lease = timedelta(seconds=_setting("PUBLISH_LEASE_SECONDS", 300))
+    if not _move(
+        target_id,
+        frm=S.QUEUED,
+        to=S.PUBLISHING,
+        lease_expires_at=now + lease,
+        attempts=F("attempts") + 1,
+    ):
+        return "lost"
+    target = PostTarget.objects.select_related("post", "account", "post__brand").get(pk=target_id)
+    attempt = PublishAttempt.objects.create(
+        target=target, started_at=now, worker=worker or socket.gethostname()
+    )
+    try:
+        adapter = get_adapter(target.account.platform)
+        payload = payload_for(target)
+    except Exception as exc:
+        logger.exception("could not prepare target %s", target_id)
+        return _fail(target, attempt, f"The post could not be prepared: {exc}", error=exc)
+
+    # The platform call: outside any transaction, so no lock is held while we wait on it.
+    try:
+        result = adapter.publish(
+            target.account, payload, idempotency_key=str(target.idempotency_key)
+        )
+    except RateLimited as exc:
+        return _retry_later(target, attempt, exc, retry_after=exc.retry_after)
+    except TransientError as exc:
+        return _retry_later(target, attempt, exc)
+    except AuthExpired as exc:
+        return _hold_for_reauth(target, attempt, exc)
+    except Rejected as exc:
+        return _fail(target, attempt, f"{target.account} refused the post: {exc}", error=exc)
+    except OutcomeUnknown as exc:
+        return _unconfirmed(target, attempt, str(exc), error=exc)
+    except Exception as exc:
+        # A bug or an unmapped error inside the adapter: the request may have gone out.
+        logger.exception("unexpected error publishing target %s", target_id)
+        return _unconfirmed(target, attempt, f"Unexpected error while publishing: {exc}", error=exc)
+    return _published(target, attempt, result)
+
+
+def _finish_attempt(attempt: PublishAttempt, result: str, error: Exception | None = None) -> None:
+    attempt.finished_at = timezone.now()
+    attempt.result = result
+    if error is not None:
+        attempt.error_class = error.__class__.__name__
+        attempt.error_message = str(error)[:2000]
+        if isinstance(error, PlatformError):
+            attempt.http_status = error.status
+            attempt.response_excerpt = error.excerpt
+    attempt.save()
+
+
+def _published(target: PostTarget, attempt: PublishAttempt, result: PublishResult) -> str:
+    now = timezone.now()
+    moved = _move(
+        target.pk,
+        frm=(S.PUBLISHING, S.UNCONFIRMED),
+        to=S.PUBLISHED,
+        external_id=result.external_id,
+        external_url=result.url[:1000],
+        published_at=now,
+        lease_expires_at=None,
+        last_error="",
+        needs_attention=False,
+    )
+    _finish_attempt(attempt, PublishAttempt.Result.PUBLISHED)
+    if not moved:
+        # The lease ran out while the platform was answering and the sweeper marked it
+        # unconfirmed in between; the reconciler will find the post by its key. Say so.
+        logger.warning("target %s published but its state had moved on", target.pk)
+    first_comment_error = result.raw.get("first_comment_error") if result.raw else None
+    if first_comment_error:
+        PostTarget.objects.filter(pk=target.pk).update(
+            last_error=f"Published, but the first comment failed: {first_comment_error}"
+        )
+    return S.PUBLISHED
+
+
+def _retry_later(
+    target: PostTarget, attempt: PublishAttempt, error: PlatformError, retry_after=None
+) -> str:
+    max_attempts = _setting("PUBLISH_MAX_ATTEMPTS", 6)
+    if target.attempts >= max_attempts:
+        return _fail(
+            target,
+            attempt,
+            f"{target.account} kept refusing for now ({error}); gave up after "
+            f"{target.attempts} attempts. Press Retry to try again.",
+            error=error,
+        )
+    wait = backoff_seconds(target.attempts, retry_after=retry_after)
+    _move(
+        target.pk,
+        frm=S.PUBLISHING,
+        to=S.SCHEDULED,
+        due_at=timezone.now() + timedelta(seconds=wait),
+        lease_expires_at=None,
+        last_error=f"{error} Trying again in {int(wait)} s.",
+    )
+    _finish_attempt(attempt, PublishAttempt.Result.RETRY, error)
+    return S.SCHEDULED
+
+
+def _hold_for_reauth(target: PostTarget, attempt: PublishAttempt, error: PlatformError) -> str:
+    from agency.services import social_account_mark_needs_reauth
+
+    social_account_mark_needs_reauth(account=target.account, reason=str(error))
+    # Back to scheduled, not failed: the dispatcher skips accounts that are not connected, so the
+    # post waits and goes out as soon as someone reconnects the account.
+    _move(
+        target.pk,
+        frm=S.PUBLISHING,
+        to=S.SCHEDULED,
+        due_at=timezone.now(),
+        lease_expires_at=None,
+        last_error=f"Held: {target.account} needs reconnecting ({error}).",
+    )
+    _finish_attempt(attempt, PublishAttempt.Result.HELD, error)
+    return S.SCHEDULED
+
+
+def _fail(target: PostTarget, attempt: PublishAttempt, message: str, error=None) -> str:
+    _move(
+        target.pk,
+        frm=S.PUBLISHING,
+        to=S.FAILED,
+        lease_expires_at=None,
+        last_error=message,
+        needs_attention=True,
+    )
+    _finish_attempt(attempt, PublishAttempt.Result.FAILED, error)
+    _tell_people(
+        target,
+        title=f"Post failed on {target.account}",
+        body=f"{message}\n\nOpen the post to edit it or press Retry.",
+    )
+    return S.FAILED
+
+
+def _unconfirmed(target: PostTarget, attempt: PublishAttempt, message: str, error=None) -> str:
+    _move(
+        target.pk,
+        frm=S.PUBLISHING,
+        to=S.UNCONFIRMED,
+        lease_expires_at=None,
+        due_at=timezone.now(),
+        last_error=f"{message} Checking with {target.account.get_platform_display()} "
+        "whether it was published.",
+    )
+    _finish_attempt(attempt, PublishAttempt.Result.UNCONFIRMED, error)
+    return S.UNCONFIRMED
+
+
+def _tell_people(target: PostTarget, *, title: str, body: str) -> None:
+    from agency.services import brand_managers, notify
+
+    users = list(brand_managers(brand=target.post.brand))
+    if target.post.author_id and target.post.author not in users:
+        users.append(target.post.author)
+    notify(
+        users=users,
+        brand=target.post.brand,
+        title=title,
+        body=body,
+        url=reverse("calendar:post-detail", args=[target.post_id]),
+    )
+
+
+# -- recovery ------------------------------------------------------------------------------------
+
+
+def reconcile_unconfirmed(*, target_id) -> str:
+    """Ask the platform whether an unconfirmed target was published, and settle it if it can."""
+    target = PostTarget.objects.select_related("post", "account", "post__brand").get(pk=target_id)
+    if target.state != S.UNCONFIRMED:
+        return target.state
+    adapter = get_adapter(target.account.platform)
+    try:
+        found = adapter.find_published(target.account, idempotency_key=str(target.idempotency_key))
+    except (OutcomeUnknown, TransientError, RateLimited, AuthExpired) as exc:
+        return _needs_person(target, f"The platform cannot tell us: {exc}")
+    if found is not None:
+        now = timezone.now()
+        _move(
+            target.pk,
+            frm=S.UNCONFIRMED,
+            to=S.PUBLISHED,
+            external_id=found.external_id,
+            external_url=found.url[:1000],
+            published_at=now,
+            last_error="",
+            needs_attention=False,
+        )
+        return S.PUBLISHED
+    # The platform says it surely does not have it: publishing again cannot make a duplicate.
+    _move(
+        target.pk,
+        frm=S.UNCONFIRMED,
+        to=S.SCHEDULED,
+        due_at=timezone.now(),
+        last_error="Not found on the platform after an unanswered attempt; trying again.",
+    )
+    return S.SCHEDULED
+
+
+def _needs_person(target: PostTarget, reason: str) -> str:
+    first_time = bool(
+        PostTarget.objects.filter(pk=target.pk, state=S.UNCONFIRMED, needs_attention=False).update(
+            needs_attention=True,
+            # No automatic re-check; a person decides.
+            due_at=None,
+            last_error=(
+                f"We could not confirm whether this was published on {target.account}. "
+                f"{reason} Check the account, then press Retry or Mark as published."
+            ),
+        )
+    )
+    if first_time:
+        _tell_people(
+            target,
+            title=f"Check whether a post went out on {target.account}",
+            body="The platform did not confirm the post and cannot be asked. Open the post, "
+            "check the account, then press Retry or Mark as published.",
+        )
+    return S.UNCONFIRMED
+
+
+def sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Recover what crashes leave behind. Run periodically by beat.
+
+    - publishing with an expired lease: the worker died mid-call -> unconfirmed (then reconciled)
+    - queued for too long: the task was lost (broker restart) -> scheduled again
+    - unconfirmed and due for a check -> reconciled
+    """
+    now = now or timezone.now()
+    stale_queue = now - timedelta(seconds=_setting("PUBLISH_QUEUED_STALE_SECONDS", 600))
+    lost = PostTarget.objects.filter(state=S.PUBLISHING, lease_expires_at__lt=now).update(
+        state=S.UNCONFIRMED,
+        lease_expires_at=None,
+        due_at=now,
+        last_error="The worker stopped while publishing; checking whether it went out.",
+        updated_at=now,
+    )
+    requeued = PostTarget.objects.filter(state=S.QUEUED, queued_at__lt=stale_queue).update(
+        state=S.SCHEDULED, due_at=now, updated_at=now
+    )
+    to_check = list(
+        PostTarget.objects.filter(state=S.UNCONFIRMED, needs_attention=False)
+        .filter(Q(due_at__lte=now) | Q(due_at__isnull=True))
+        .values_list("pk", flat=True)[:500]
+    )
+    for target_id in to_check:
+        try:
+            reconcile_unconfirmed(target_id=target_id)
+        except Exception:
+            logger.exception("could not reconcile target %s", target_id)
+    return {"lost": lost, "requeued": requeued, "reconciled": len(to_check)}

@@ -1,0 +1,42 @@
+"""Reads of the manager's calendar."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from agency.permissions import brands_for_user
+from calendar_app.models import Post, PostTarget, PublishAttempt, TargetState
+
+
+def posts_for_user(*, user, brand=None) -> QuerySet[Post]:
+    qs = Post.objects.filter(brand__in=brands_for_user(user=user).values("pk"))
+    if brand is not None:
+        qs = qs.filter(brand=brand)
+    return qs.select_related("brand", "author").annotate(
+        target_count=Count("targets", distinct=True),
+        failed_count=Count(
+            "targets",
+            filter=Q(targets__state__in=[TargetState.FAILED, TargetState.UNCONFIRMED]),
+            distinct=True,
+        ),
+        published_count=Count(
+            "targets", filter=Q(targets__state=TargetState.PUBLISHED), distinct=True
+        ),
+    )
+
+
+def post_with_targets(*, post_id, user) -> Post:
+    """One post with its targets and their attempts, in a fixed number of queries."""
+    targets = PostTarget.objects.select_related("account").prefetch_related(
+        Prefetch("attempts_log", queryset=PublishAttempt.objects.order_by("-started_at"))
+    )
+    return (
+        Post.objects.filter(brand__in=brands_for_user(user=user).values("pk"))
+        .select_related("brand", "author")
+        .prefetch_related(Prefetch("targets", queryset=targets), "media")
+        .get(pk=post_id)
+    )
+
+
+def attempts_for_post(*, post: Post) -> QuerySet[PublishAttempt]:
+    return PublishAttempt.objects.filter(target__post=post).select_related("target__account")

@@ -1,0 +1,192 @@
+"""Writes of the manager's calendar: posts, their targets, scheduling.
+
+Publishing itself (dispatch, publish, reconcile, sweep) lives in calendar_app.publishing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from agency.models import Brand, SocialAccount
+from agency.platforms import get_adapter
+from agency.services import audit_log
+from calendar_app.models import Media, Post, PostTarget, TargetState
+from calendar_app.publishing import PENDING_STATES, _move, payload_for
+
+S = TargetState
+
+
+def _audit(post: Post, *, by, action: str, data: dict | None = None) -> None:
+    audit_log(
+        actor=by, action=action, target=post, agency=post.brand.agency, brand=post.brand, data=data
+    )
+
+
+def _check_accounts(brand: Brand, accounts: Iterable[SocialAccount]) -> list[SocialAccount]:
+    accounts = list(accounts)
+    if not accounts:
+        raise ValidationError({"accounts": ["Choose at least one social account."]})
+    foreign = [a for a in accounts if a.brand_id != brand.pk]
+    if foreign:
+        raise ValidationError({"accounts": [f"{foreign[0]} does not belong to {brand}."]})
+    return accounts
+
+
+@transaction.atomic
+def post_create(
+    *,
+    brand: Brand,
+    by,
+    accounts: Iterable[SocialAccount],
+    text: str = "",
+    title: str = "",
+    link: str = "",
+    tags: list[str] | None = None,
+    media: Iterable[Media] = (),
+    variants: dict[Any, dict[str, str]] | None = None,
+    scheduled_at: datetime | None = None,
+) -> Post:
+    """A draft post with one target per account. `variants` maps an account id to its
+    {"text": ..., "first_comment": ...} override. With `scheduled_at`, it is scheduled too."""
+    accounts = _check_accounts(brand, accounts)
+    post = Post(
+        brand=brand,
+        author=by if getattr(by, "is_authenticated", False) else None,
+        title=title,
+        text=text,
+        link=link,
+        tags=list(tags or []),
+    )
+    post.full_clean()
+    post.save()
+    media = list(media)
+    if any(m.brand_id != brand.pk for m in media):
+        raise ValidationError({"media": ["Media must come from this brand's library."]})
+    post.media.set(media)
+    variants = {str(k): v for k, v in (variants or {}).items()}
+    for account in accounts:
+        variant = variants.get(str(account.pk), {})
+        target = PostTarget(
+            post=post,
+            account=account,
+            text_override=variant.get("text", "") or "",
+            first_comment=variant.get("first_comment", "") or "",
+        )
+        target.full_clean(exclude=["post"])
+        target.save()
+    _audit(post, by=by, action="post.created", data={"accounts": [str(a.pk) for a in accounts]})
+    if scheduled_at is not None:
+        post_schedule(post=post, at=scheduled_at, by=by)
+    return post
+
+
+def post_problems(*, post: Post) -> dict[str, list[str]]:
+    """Each target's problems by the rules of its platform, keyed by account id."""
+    problems: dict[str, list[str]] = {}
+    for target in post.targets.select_related("account", "post").all():
+        found = get_adapter(target.account.platform).validate(payload_for(target))
+        if target.account.status == SocialAccount.Status.DISCONNECTED:
+            found.append(f"{target.account} is disconnected; reconnect it or remove it.")
+        if found:
+            problems[str(target.account_id)] = found
+    return problems
+
+
+@transaction.atomic
+def post_schedule(*, post: Post, at: datetime, by) -> Post:
+    """Schedule every draft, failed or cancelled target of the post at `at` (aware, any zone)."""
+    if timezone.is_naive(at):
+        raise ValidationError({"scheduled_at": ["Give the time with its time zone."]})
+    if at < timezone.now() - timezone.timedelta(seconds=60):
+        raise ValidationError({"scheduled_at": ["That time is in the past."]})
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    if post.approval_state == Post.Approval.DRAFT:
+        # Brands without an approval workflow: scheduling is the approval.
+        post.approval_state = Post.Approval.APPROVED
+    if not post.is_approved:
+        raise ValidationError(
+            f"The post is {post.get_approval_state_display().lower()}; only approved posts "
+            "can be scheduled."
+        )
+    problems = post_problems(post=post)
+    if problems:
+        raise ValidationError(
+            {"targets": [message for messages in problems.values() for message in messages]}
+        )
+    post.scheduled_at = at
+    post.save(update_fields=["scheduled_at", "approval_state", "updated_at"])
+    moved = 0
+    for target in post.targets.all():
+        if target.state == S.PUBLISHED:
+            continue
+        if target.state in (S.SCHEDULED, S.QUEUED):
+            moved += _move(target.pk, frm=(S.SCHEDULED,), to=S.SCHEDULED, due_at=at)
+            continue
+        moved += _move(
+            target.pk,
+            frm=(S.DRAFT, S.FAILED, S.CANCELLED),
+            to=S.SCHEDULED,
+            due_at=at,
+            last_error="",
+            needs_attention=False,
+            attempts=0,
+        )
+    _audit(post, by=by, action="post.scheduled", data={"at": at.isoformat(), "targets": moved})
+    return post
+
+
+@transaction.atomic
+def post_cancel(*, post: Post, by) -> int:
+    """Cancel every target not yet handed to a platform. Returns how many were cancelled."""
+    cancelled = PostTarget.objects.filter(post=post, state__in=PENDING_STATES).update(
+        state=S.CANCELLED, due_at=None, updated_at=timezone.now()
+    )
+    _audit(post, by=by, action="post.cancelled", data={"targets": cancelled})
+    return cancelled
+
+
+@transaction.atomic
+def target_retry(*, target: PostTarget, by) -> PostTarget:
+    """A person asks to try a failed or unconfirmed target again, now."""
+    if not _move(
+        target.pk,
+        frm=(S.FAILED, S.UNCONFIRMED),
+        to=S.SCHEDULED,
+        due_at=timezone.now(),
+        needs_attention=False,
+        last_error="",
+        attempts=0,
+    ):
+        raise ValidationError(
+            f"Only a failed or unconfirmed target can be retried; this one is {target.state}."
+        )
+    _audit(target.post, by=by, action="post_target.retried", data={"target": str(target.pk)})
+    target.refresh_from_db()
+    return target
+
+
+@transaction.atomic
+def target_mark_published(*, target: PostTarget, by, url: str = "") -> PostTarget:
+    """A person checked the platform and confirms an unconfirmed target did go out."""
+    if not _move(
+        target.pk,
+        frm=(S.UNCONFIRMED,),
+        to=S.PUBLISHED,
+        external_id=f"manual:{url}" if url else "manual",
+        external_url=url,
+        published_at=timezone.now(),
+        needs_attention=False,
+        last_error="",
+    ):
+        raise ValidationError(
+            f"Only an unconfirmed target can be marked as published; this one is {target.state}."
+        )
+    _audit(target.post, by=by, action="post_target.marked_published", data={"url": url})
+    target.refresh_from_db()
+    return target

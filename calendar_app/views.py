@@ -1,0 +1,129 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from agency.permissions import Area, brand_for_user, brands_for_user
+from calendar_app import selectors, services
+from calendar_app.forms import PostForm
+from calendar_app.models import Post, PostTarget
+
+
+def _attach_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def post_list(request):
+    brand = None
+    brand_id = request.GET.get("brand") or request.session.get("current_brand_id")
+    if brand_id:
+        try:
+            brand = brand_for_user(user=request.user, brand_id=brand_id)
+        except Http404:
+            brand = None
+    posts = selectors.posts_for_user(user=request.user, brand=brand)[:200]
+    return render(
+        request,
+        "calendar_app/post_list.html",
+        {"posts": posts, "brand": brand, "brands": brands_for_user(user=request.user)},
+    )
+
+
+@login_required
+def post_create(request, brand_id):
+    brand = brand_for_user(user=request.user, brand_id=brand_id, write=True, area=Area.CALENDAR)
+    form = PostForm(request.POST or None, brand=brand)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        accounts = list(data["accounts"])
+        try:
+            with transaction.atomic():
+                post = services.post_create(
+                    brand=brand,
+                    by=request.user,
+                    accounts=accounts,
+                    title=data["title"],
+                    text=data["text"],
+                    link=data["link"],
+                    variants={a.pk: {"first_comment": data["first_comment"]} for a in accounts},
+                    scheduled_at=data["scheduled_at"],
+                )
+        except ValidationError as exc:
+            _attach_errors(form, exc)
+        else:
+            messages.success(request, "Post scheduled." if data["scheduled_at"] else "Draft saved.")
+            return redirect("calendar:post-detail", post_id=post.pk)
+    return render(request, "calendar_app/post_form.html", {"form": form, "brand": brand})
+
+
+@login_required
+def post_detail(request, post_id):
+    try:
+        post = selectors.post_with_targets(post_id=post_id, user=request.user)
+    except Post.DoesNotExist as exc:
+        raise Http404("No such post.") from exc
+    brand = brand_for_user(user=request.user, brand_id=post.brand_id)
+    return render(
+        request,
+        "calendar_app/post_detail.html",
+        {"post": post, "brand": brand, "can_write": brand.user_role in ("admin", "manager")},
+    )
+
+
+def _target_for_write(request, target_id) -> PostTarget:
+    target = get_object_or_404(
+        PostTarget.objects.select_related("post__brand", "account").filter(
+            post__brand__in=brands_for_user(user=request.user).values("pk")
+        ),
+        pk=target_id,
+    )
+    brand_for_user(user=request.user, brand_id=target.post.brand_id, write=True, area=Area.CALENDAR)
+    return target
+
+
+@login_required
+@require_POST
+def post_cancel(request, post_id):
+    post = get_object_or_404(
+        Post.objects.filter(brand__in=brands_for_user(user=request.user).values("pk")), pk=post_id
+    )
+    brand_for_user(user=request.user, brand_id=post.brand_id, write=True, area=Area.CALENDAR)
+    cancelled = services.post_cancel(post=post, by=request.user)
+    messages.success(request, f"Cancelled {cancelled} pending target(s).")
+    return redirect("calendar:post-detail", post_id=post.pk)
+
+
+@login_required
+@require_POST
+def target_retry(request, target_id):
+    target = _target_for_write(request, target_id)
+    try:
+        services.target_retry(target=target, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{target.account} will be tried again in a moment.")
+    return redirect("calendar:post-detail", post_id=target.post_id)
+
+
+@login_required
+@require_POST
+def target_mark_published(request, target_id):
+    target = _target_for_write(request, target_id)
+    try:
+        services.target_mark_published(
+            target=target, by=request.user, url=request.POST.get("url", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Marked as published on {target.account}.")
+    return redirect("calendar:post-detail", post_id=target.post_id)

@@ -1,0 +1,265 @@
+"""The publishing engine against the sandbox platform, one step at a time (no Celery here;
+tests/live/ runs the same engine with real workers)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agency.models import SandboxPost, SandboxScript, SocialAccount
+from agency.services import social_account_reconnect
+from calendar_app import publishing
+from calendar_app.models import PostTarget, PublishAttempt, TargetState
+from calendar_app.services import post_cancel, post_create, target_mark_published, target_retry
+from tests.factories import SocialAccountFactory
+
+S = TargetState
+
+
+@pytest.fixture
+def due_post(brand, account, manager):
+    """A post scheduled a moment ago, so it is due now."""
+    post = post_create(brand=brand, by=manager, accounts=[account], text="Hello from Acme")
+    PostTarget.objects.filter(post=post).update(
+        state=S.SCHEDULED, due_at=timezone.now() - timedelta(seconds=1)
+    )
+    return post
+
+
+def dispatch(django_capture_on_commit_callbacks):
+    # Enqueueing is tested with a real worker in tests/live; here we only want the claim.
+    with django_capture_on_commit_callbacks(execute=False):
+        return publishing.dispatch_due()
+
+
+def script(account, *outcomes, delay_ms=0):
+    SandboxScript.objects.update_or_create(
+        account=account, defaults={"outcomes": list(outcomes), "delay_ms": delay_ms}
+    )
+
+
+def test_due_target_is_claimed_published_and_recorded_once(
+    due_post, account, django_capture_on_commit_callbacks
+):
+    target = due_post.targets.get()
+    assert dispatch(django_capture_on_commit_callbacks) == [target.pk]
+    assert publishing.publish_target(target_id=target.pk) == S.PUBLISHED
+    target.refresh_from_db()
+    assert target.state == S.PUBLISHED
+    sandbox = SandboxPost.objects.get(idempotency_key=str(target.idempotency_key))
+    assert target.external_id == str(sandbox.pk)
+    assert target.external_url.endswith(f"/sandbox/posts/{sandbox.pk}/")
+    assert sandbox.text == "Hello from Acme"
+    attempt = target.attempts_log.get()
+    assert attempt.result == PublishAttempt.Result.PUBLISHED
+
+
+def test_publish_twice_posts_once(due_post, django_capture_on_commit_callbacks):
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    assert publishing.publish_target(target_id=target.pk) == S.PUBLISHED
+    # A duplicate delivery of the same task finds the target already moved on.
+    assert publishing.publish_target(target_id=target.pk) == "lost"
+    assert SandboxPost.objects.filter(idempotency_key=str(target.idempotency_key)).count() == 1
+
+
+def test_second_dispatch_claims_nothing_already_queued(
+    due_post, django_capture_on_commit_callbacks
+):
+    assert len(dispatch(django_capture_on_commit_callbacks)) == 1
+    assert dispatch(django_capture_on_commit_callbacks) == []
+
+
+def test_future_targets_are_not_dispatched(
+    brand, account, manager, django_capture_on_commit_callbacks
+):
+    post_create(
+        brand=brand,
+        by=manager,
+        accounts=[account],
+        text="Later",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    assert dispatch(django_capture_on_commit_callbacks) == []
+
+
+def test_throttle_then_success_retries_after_backoff(
+    due_post, account, settings, django_capture_on_commit_callbacks
+):
+    settings.PUBLISH_BACKOFF_BASE_SECONDS = 10
+    script(account, "throttle", "ok")
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    assert publishing.publish_target(target_id=target.pk) == S.SCHEDULED
+    target.refresh_from_db()
+    # The sandbox asks for 2 s; our backoff for attempt 1 is 5-10 s: the larger wins.
+    assert target.due_at >= timezone.now() + timedelta(seconds=1.5)
+    assert "Trying again" in target.last_error
+    assert dispatch(django_capture_on_commit_callbacks) == []  # not due yet
+
+    later = timezone.now() + timedelta(seconds=11)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert publishing.dispatch_due(now=later) == [target.pk]
+    assert publishing.publish_target(target_id=target.pk) == S.PUBLISHED
+    assert SandboxPost.objects.filter(idempotency_key=str(target.idempotency_key)).count() == 1
+    results = list(target.attempts_log.order_by("started_at").values_list("result", flat=True))
+    assert results == ["retry", "published"]
+
+
+def test_transient_errors_give_up_after_max_attempts_and_tell_people(
+    due_post, account, manager, settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    settings.PUBLISH_MAX_ATTEMPTS = 2
+    script(account, "transient", "transient")
+    target = due_post.targets.get()
+    far = timezone.now() + timedelta(days=1)
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=False):
+            publishing.dispatch_due(now=far)
+        publishing.publish_target(target_id=target.pk)
+    target.refresh_from_db()
+    assert target.state == S.FAILED
+    assert "gave up after 2 attempts" in target.last_error
+    assert manager.notifications.filter(title__startswith="Post failed").exists()
+    assert any("Post failed" in m.subject for m in mailoutbox)
+
+
+def test_rejected_fails_at_once_with_the_reason(
+    due_post, account, django_capture_on_commit_callbacks
+):
+    script(account, "reject")
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    assert publishing.publish_target(target_id=target.pk) == S.FAILED
+    target.refresh_from_db()
+    assert "refused the post" in target.last_error
+    assert target.needs_attention
+    assert not SandboxPost.objects.exists()
+
+
+def test_timeout_after_sending_is_unconfirmed_then_reconciled_as_published(
+    due_post, account, django_capture_on_commit_callbacks
+):
+    script(account, "timeout")
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    assert publishing.publish_target(target_id=target.pk) == S.UNCONFIRMED
+    # Unconfirmed is never re-dispatched blindly.
+    assert dispatch(django_capture_on_commit_callbacks) == []
+    assert publishing.reconcile_unconfirmed(target_id=target.pk) == S.PUBLISHED
+    target.refresh_from_db()
+    assert target.state == S.PUBLISHED
+    assert SandboxPost.objects.filter(idempotency_key=str(target.idempotency_key)).count() == 1
+
+
+def test_unconfirmed_that_the_platform_surely_lacks_is_retried(
+    due_post, account, django_capture_on_commit_callbacks
+):
+    target = due_post.targets.get()
+    PostTarget.objects.filter(pk=target.pk).update(state=S.UNCONFIRMED)
+    assert publishing.reconcile_unconfirmed(target_id=target.pk) == S.SCHEDULED
+    assert dispatch(django_capture_on_commit_callbacks) == [target.pk]
+    assert publishing.publish_target(target_id=target.pk) == S.PUBLISHED
+
+
+def test_unconfirmed_that_cannot_be_checked_waits_for_a_person(
+    brand, manager, django_capture_on_commit_callbacks
+):
+    x_account = SocialAccountFactory(brand=brand, platform="facebook", handle="AcmePage")
+    post = post_create(brand=brand, by=manager, accounts=[x_account], text="Hi")
+    target = post.targets.get()
+    PostTarget.objects.filter(pk=target.pk).update(state=S.UNCONFIRMED)
+    assert publishing.reconcile_unconfirmed(target_id=target.pk) == S.UNCONFIRMED
+    target.refresh_from_db()
+    assert target.needs_attention
+    assert "Retry or Mark as published" in target.last_error
+    assert manager.notifications.filter(title__startswith="Check whether").count() == 1
+    # Checking again neither re-notifies nor changes anything.
+    publishing.sweep()
+    assert manager.notifications.filter(title__startswith="Check whether").count() == 1
+    target_mark_published(target=target, by=manager, url="https://facebook.com/p/1")
+    target.refresh_from_db()
+    assert target.state == S.PUBLISHED
+
+
+def test_expired_token_holds_posts_until_reconnected(
+    due_post, account, manager, django_capture_on_commit_callbacks
+):
+    script(account, "auth_expired")
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    assert publishing.publish_target(target_id=target.pk) == S.SCHEDULED
+    account.refresh_from_db()
+    assert account.status == SocialAccount.Status.NEEDS_REAUTH
+    assert manager.notifications.filter(title__startswith="Reconnect").count() == 1
+    target.refresh_from_db()
+    assert target.state == S.SCHEDULED and target.last_error.startswith("Held")
+    # Held: due, but not dispatched while the account needs reconnecting.
+    assert dispatch(django_capture_on_commit_callbacks) == []
+    social_account_reconnect(account=account, by=manager, access_token="fresh-token")
+    assert dispatch(django_capture_on_commit_callbacks) == [target.pk]
+    assert publishing.publish_target(target_id=target.pk) == S.PUBLISHED
+
+
+def test_worker_dying_mid_publish_is_recovered_by_the_sweeper_without_duplicate(
+    due_post, account, django_capture_on_commit_callbacks
+):
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    # What a SIGKILL leaves: claimed as publishing, the platform received it, nothing recorded.
+    PostTarget.objects.filter(pk=target.pk).update(
+        state=S.PUBLISHING, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    SandboxPost.objects.create(account=account, idempotency_key=str(target.idempotency_key))
+    result = publishing.sweep()
+    assert result["lost"] == 1
+    target.refresh_from_db()
+    assert target.state == S.PUBLISHED
+    assert SandboxPost.objects.filter(idempotency_key=str(target.idempotency_key)).count() == 1
+
+
+def test_lost_queued_task_is_requeued_by_the_sweeper(
+    due_post, settings, django_capture_on_commit_callbacks
+):
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    later = timezone.now() + timedelta(seconds=settings.PUBLISH_QUEUED_STALE_SECONDS + 1)
+    assert publishing.sweep(now=later)["requeued"] == 1
+    target.refresh_from_db()
+    assert target.state == S.SCHEDULED
+
+
+def test_cancel_stops_pending_targets_but_not_published_ones(
+    due_post, brand, manager, django_capture_on_commit_callbacks
+):
+    published = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    publishing.publish_target(target_id=published.pk)
+    other = SocialAccountFactory(brand=brand)
+    pending = PostTarget.objects.create(
+        post=due_post, account=other, state=S.SCHEDULED, due_at=timezone.now()
+    )
+    assert post_cancel(post=due_post, by=manager) == 1
+    pending.refresh_from_db()
+    published.refresh_from_db()
+    assert pending.state == S.CANCELLED
+    assert published.state == S.PUBLISHED
+
+
+def test_retry_only_from_failed_or_unconfirmed(due_post, manager):
+    from django.core.exceptions import ValidationError
+
+    target = due_post.targets.get()
+    with pytest.raises(ValidationError, match="Only a failed or unconfirmed"):
+        target_retry(target=target, by=manager)
+    PostTarget.objects.filter(pk=target.pk).update(state=S.FAILED)
+    assert target_retry(target=target, by=manager).state == S.SCHEDULED
+
+
+def test_backoff_grows_and_honours_retry_after(settings):
+    settings.PUBLISH_BACKOFF_BASE_SECONDS = 10
+    settings.PUBLISH_BACKOFF_CAP_SECONDS = 60
+    assert 5 <= publishing.backoff_seconds(1) <= 10
+    assert 20 <= publishing.backoff_seconds(3) <= 40
+    assert 30 <= publishing.backoff_seconds(10) <= 60
+    assert publishing.backoff_seconds(1, retry_after=500) == 500
