@@ -7,6 +7,7 @@ trail as the dashboard; credentials are never shown and audit events are never e
 """
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Q
 
 from agency import services
@@ -19,6 +20,8 @@ from agency.models import (
     Heartbeat,
     Membership,
     Notification,
+    SandboxPost,
+    SandboxScript,
     SocialAccount,
 )
 from agency.permissions import admin_agencies
@@ -28,6 +31,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
     """Limits rows and foreign-key choices of non-superusers to their administered agencies."""
 
     tenant_path: str = ""
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def _agency_ids(self, request):
         return admin_agencies(request.user).values("pk")
@@ -44,6 +48,10 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = Agency.objects.filter(pk__in=self._agency_ids(request))
             elif db_field.related_model is Brand:
                 kwargs["queryset"] = Brand.objects.filter(agency__in=self._agency_ids(request))
+            elif db_field.related_model is SocialAccount:
+                kwargs["queryset"] = SocialAccount.objects.filter(
+                    brand__agency__in=self._agency_ids(request)
+                )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -226,3 +234,21 @@ class HeartbeatAdmin(ReadOnlyAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_superuser
+
+
+@admin.register(SandboxPost)
+class SandboxPostAdmin(TenantScopedAdmin, ReadOnlyAdmin):
+    tenant_path = "account__brand__agency"
+    list_display = ["created_at", "account", "idempotency_key", "text"]
+    list_filter = ["account__brand__agency"]
+    search_fields = ["text", "idempotency_key", "account__handle"]
+    list_select_related = ["account"]
+
+
+@admin.register(SandboxScript)
+class SandboxScriptAdmin(TenantScopedAdmin):
+    tenant_path = "account__brand__agency"
+    list_display = ["account", "outcomes", "delay_ms", "updated_at"]
+    search_fields = ["account__handle"]
+    list_select_related = ["account"]
+    raw_id_fields = ["account"]

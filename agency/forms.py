@@ -10,19 +10,34 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import slugify
 
-from agency.models import Platform, SocialAccount, time_zone_names
+from agency.models import Platform, SocialAccount, hex_color, time_zone_names
 
 
-def attach_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: per field where it has one, else on top."""
+def attach_service_errors(
+    form: forms.Form, error: ValidationError, *, unique_field: str | None = None
+) -> None:
+    """Put a service's ValidationError on the form: per field where it has one, else on top.
+
+    A uniqueness error over several columns has no field of its own; `unique_field` names the
+    one the user can change to fix it, so the message shows next to that input.
+    """
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
     for field, errors in error.error_dict.items():
-        target = field if field in form.fields else None
-        if field == NON_FIELD_ERRORS:
-            target = None
-        form.add_error(target, errors)
+        if field != NON_FIELD_ERRORS and field in form.fields:
+            form.add_error(field, errors)
+            continue
+        for item in errors:
+            is_unique = getattr(item, "code", None) in {"unique", "unique_together"}
+            target = unique_field if is_unique and unique_field in form.fields else None
+            form.add_error(target, item)
+
+
+class DashboardForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class ColorInput(forms.TextInput):
@@ -33,7 +48,7 @@ def _time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
 
 
-class BrandForm(forms.Form):
+class BrandForm(DashboardForm):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(
         max_length=80,
@@ -48,8 +63,12 @@ class BrandForm(forms.Form):
     website = forms.URLField(required=False, assume_scheme="https")
     contact_email = forms.EmailField(required=False)
     logo = forms.ImageField(required=False)
-    primary_color = forms.CharField(max_length=7, initial="#1d4ed8", widget=ColorInput)
-    secondary_color = forms.CharField(max_length=7, initial="#f59e0b", widget=ColorInput)
+    primary_color = forms.CharField(
+        max_length=7, initial="#1d4ed8", validators=[hex_color], widget=ColorInput
+    )
+    secondary_color = forms.CharField(
+        max_length=7, initial="#f59e0b", validators=[hex_color], widget=ColorInput
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -87,7 +106,7 @@ class BrandCreateForm(BrandForm):
         return self._only_agency or self.cleaned_data["agency"]
 
 
-class SocialAccountForm(forms.Form):
+class SocialAccountForm(DashboardForm):
     platform = forms.ChoiceField(choices=Platform.choices)
     handle = forms.CharField(max_length=200, help_text="The @name or page name on the platform.")
     display_name = forms.CharField(max_length=200, required=False)
@@ -133,7 +152,7 @@ class SocialAccountForm(forms.Form):
                 self.fields[name].help_text = f"{stored} Leave blank to keep it."
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(DashboardForm):
     name = forms.CharField(
         max_length=100, help_text="What the token is for, for example 'Zapier' or 'reporting'."
     )

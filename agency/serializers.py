@@ -1,12 +1,17 @@
 """API shapes of the shared kernel. They describe and validate fields; services do the writing."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agency.models import Agency, Brand, Membership, Role, SocialAccount
 from agency.permissions import Area, brands_for_user
 
 
+# The type is declared because these fields are also used in serializers without a model,
+# where drf-spectacular cannot derive it.
+@extend_schema_field(OpenApiTypes.UUID)
 class BrandField(serializers.PrimaryKeyRelatedField):
     """A brand the requesting user can see; any other id is 'does not exist'."""
 
@@ -17,6 +22,7 @@ class BrandField(serializers.PrimaryKeyRelatedField):
         return brands_for_user(user=request.user)
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class MemberAgencyField(serializers.PrimaryKeyRelatedField):
     """An agency the requesting user is staff of; any other id is 'does not exist'."""
 

@@ -135,7 +135,7 @@ def brand_create(request):
                 agency=form.chosen_agency, by=request.user, **form.service_data()
             )
         except ValidationError as error:
-            attach_service_errors(form, error)
+            attach_service_errors(form, error, unique_field="slug")
         else:
             messages.success(request, f"{brand.name} was added.")
             return redirect("brand-detail", brand_id=brand.pk)
@@ -168,7 +168,7 @@ def brand_edit(request, brand_id):
         try:
             services.brand_update(brand=brand, by=request.user, data=form.service_data())
         except ValidationError as error:
-            attach_service_errors(form, error)
+            attach_service_errors(form, error, unique_field="slug")
         else:
             messages.success(request, f"{brand.name} was saved.")
             return redirect("brand-detail", brand_id=brand.pk)
@@ -198,7 +198,7 @@ def account_create(request, brand_id):
                 brand=brand, by=request.user, **form.cleaned_data
             )
         except ValidationError as error:
-            attach_service_errors(form, error)
+            attach_service_errors(form, error, unique_field="handle")
         else:
             messages.success(request, f"{account} was added to {brand.name}.")
             return redirect("brand-detail", brand_id=brand.pk)
@@ -216,7 +216,7 @@ def account_edit(request, account_id):
         try:
             services.social_account_update(account=account, by=request.user, data=form.cleaned_data)
         except ValidationError as error:
-            attach_service_errors(form, error)
+            attach_service_errors(form, error, unique_field="handle")
         else:
             messages.success(request, f"{account} was saved.")
             return redirect("brand-detail", brand_id=account.brand_id)

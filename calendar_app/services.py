@@ -190,3 +190,37 @@ def target_mark_published(*, target: PostTarget, by, url: str = "") -> PostTarge
     _audit(target.post, by=by, action="post_target.marked_published", data={"url": url})
     target.refresh_from_db()
     return target
+
+
+POST_EDITABLE_FIELDS = ["title", "text", "link", "tags"]
+_IN_FLIGHT = (S.QUEUED, S.PUBLISHING)
+
+
+@transaction.atomic
+def post_update(*, post: Post, by, data: dict[str, Any]) -> Post:
+    """Edit the shared text of a post. Refused while a target is being handed to a platform."""
+    from agency.common import model_update
+
+    post = Post.objects.select_for_update().get(pk=post.pk)
+    if post.targets.filter(state__in=_IN_FLIGHT).exists():
+        raise ValidationError("The post is being published right now; edit it in a minute.")
+    post, changed = model_update(instance=post, fields=POST_EDITABLE_FIELDS, data=data)
+    if changed:
+        problems = post_problems(post=post)
+        if problems and post.targets.filter(state=S.SCHEDULED).exists():
+            raise ValidationError(
+                {"text": [message for messages in problems.values() for message in messages]}
+            )
+        _audit(post, by=by, action="post.updated", data={"fields": changed})
+    return post
+
+
+@transaction.atomic
+def post_delete(*, post: Post, by) -> None:
+    """Delete a post that never reached a platform; a published one stays as a record."""
+    if post.targets.filter(state__in=(*_IN_FLIGHT, S.PUBLISHED, S.UNCONFIRMED)).exists():
+        raise ValidationError(
+            "This post was (or may have been) published; cancel it instead of deleting it."
+        )
+    _audit(post, by=by, action="post.deleted", data={"title": str(post)})
+    post.delete()

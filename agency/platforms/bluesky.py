@@ -180,7 +180,11 @@ class BlueskyAdapter(PlatformAdapter):
         pds = self._pds(account)
         repo = account.external_id or account.handle.lstrip("@")
         rkey = record_key(idempotency_key)
-        found = self._get_record(pds, repo, rkey)
+        try:
+            found = self._get_record(pds, repo, rkey)
+        except Rejected as exc:
+            # A refused lookup (say, a malformed repo id) says nothing about the post.
+            raise OutcomeUnknown(f"Bluesky could not look the post up: {exc}") from exc
         if found is None:
             return None
         return self._result(account, {"did": repo}, rkey, found)

@@ -102,9 +102,13 @@ def graph_error(response: requests.Response, *, label: str, write: bool) -> Plat
     if code in AUTH_CODES or subcode in AUTH_SUBCODES:
         return AuthExpired(f"{label}: the access token is no longer valid ({words}).", **info)
     if code in PERMISSION_CODES:
-        return AuthExpired(f"{label}: a permission is missing; reconnect the account ({words}).", **info)
+        return AuthExpired(
+            f"{label}: a permission is missing; reconnect the account ({words}).", **info
+        )
     if code == DUPLICATE_CODE:
-        return Rejected(f"{label}: duplicate post, the same content was just published ({words}).", **info)
+        return Rejected(
+            f"{label}: duplicate post, the same content was just published ({words}).", **info
+        )
     if status >= 500 and write:
         return OutcomeUnknown(f"{label} failed after receiving the request ({words}).", **info)
     if code in TEMPORARY_CODES or status >= 500:

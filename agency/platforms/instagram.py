@@ -22,7 +22,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from agency.platforms.base import MediaItem, PlatformAdapter, PlatformRules, PostPayload, PublishResult
+from agency.platforms.base import (
+    MediaItem,
+    PlatformAdapter,
+    PlatformRules,
+    PostPayload,
+    PublishResult,
+)
 from agency.platforms.errors import (
     AuthExpired,
     OutcomeUnknown,
@@ -203,7 +209,9 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
         children = []
         for item in media:
             child = self._new_container(
-                ig_user, token, {**_media_fields(item, in_carousel=True), "is_carousel_item": "true"}
+                ig_user,
+                token,
+                {**_media_fields(item, in_carousel=True), "is_carousel_item": "true"},
             )
             if item.mime_type.startswith("video/"):
                 self._wait_until_finished(child, token)

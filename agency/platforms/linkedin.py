@@ -22,7 +22,13 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from agency.platforms.base import MediaItem, PlatformAdapter, PlatformRules, PostPayload, PublishResult
+from agency.platforms.base import (
+    MediaItem,
+    PlatformAdapter,
+    PlatformRules,
+    PostPayload,
+    PublishResult,
+)
 from agency.platforms.errors import (
     AuthExpired,
     OutcomeUnknown,
@@ -247,7 +253,9 @@ def linkedin_error(response: requests.Response, *, write: bool) -> PlatformError
     if status == 429:
         header = (response.headers.get("Retry-After") or "").strip()
         retry_after = float(header) if header.isdigit() else DEFAULT_RETRY_AFTER
-        return RateLimited(retry_after=retry_after, message=f"LinkedIn is throttling: {words}", **info)
+        return RateLimited(
+            retry_after=retry_after, message=f"LinkedIn is throttling: {words}", **info
+        )
     if status == 426 or "VERSION" in str(body.get("code", "")):
         return Rejected(
             f"LinkedIn no longer accepts API version {LINKEDIN_VERSION}; update "
@@ -255,7 +263,9 @@ def linkedin_error(response: requests.Response, *, write: bool) -> PlatformError
             **info,
         )
     if status == 422 and "DUPLICATE_POST" in response.text:
-        error = Rejected(f"LinkedIn: duplicate post, the same content was just published ({words}).", **info)
+        error = Rejected(
+            f"LinkedIn: duplicate post, the same content was just published ({words}).", **info
+        )
         original = _DUPLICATE_OF.search(response.text)
         error.duplicate_of = original.group(0) if original else ""
         return error

@@ -137,7 +137,11 @@ class MastodonAdapter(PlatformAdapter):
             sent_is_unknown=False,
         )
         if response.status_code != 200:
-            self._raise_for(response, sent=False)
+            try:
+                self._raise_for(response, sent=False)
+            except Rejected as exc:
+                # A refused lookup (say, an unknown account id) says nothing about the post.
+                raise OutcomeUnknown(f"Mastodon could not list the posts: {exc}") from exc
         try:
             statuses = response.json()
         except ValueError:

@@ -294,7 +294,7 @@ def test_bad_colour_is_refused_next_to_the_field_and_nothing_saved(login, admin,
 def test_duplicate_brand_slug_in_the_agency_is_refused(login, admin, brand, sibling_brand, urls):
     response = login(admin).post(reverse("brand-create"), brand_form_data(slug=brand.slug))
     assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    assert "already exists" in str(response.context["form"].errors["slug"])
     assert Brand.objects.filter(slug=brand.slug).count() == 1
 
 
@@ -319,7 +319,21 @@ def test_duplicate_handle_is_refused_in_words_and_nothing_saved(login, manager, 
     )
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
+    assert "already exists" in str(response.context["form"].errors["handle"])
     assert SocialAccount.objects.filter(handle=account.handle).count() == 1
+    assert not AuditEvent.objects.exists()
+
+
+def test_renaming_an_account_to_a_taken_handle_is_refused(login, manager, brand, account):
+    second = SocialAccountFactory(brand=brand, platform=account.platform, handle="@second")
+    response = login(manager).post(
+        reverse("account-edit", args=[second.pk]),
+        account_form_data(platform=account.platform, handle=account.handle),
+    )
+    assert response.status_code == 200
+    assert "already exists" in str(response.context["form"].errors["handle"])
+    second.refresh_from_db()
+    assert second.handle == "@second"
     assert not AuditEvent.objects.exists()
 
 
@@ -552,3 +566,24 @@ def test_user_without_any_membership_cannot_create_brands(login):
     assert login(lone).get(reverse("brand-create")).status_code == 403
     assert login(lone).post(reverse("brand-create"), brand_form_data()).status_code == 403
     assert not Brand.objects.exists()
+
+
+@pytest.mark.parametrize("url_name", ["dashboard", "brand-list"])
+def test_brand_pages_query_count_does_not_grow_with_brands(login, admin, home_agency, url_name):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import BrandFactory
+
+    client = login(admin)
+
+    def queries_for_page():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse(url_name)).status_code == 200
+        return len(captured)
+
+    BrandFactory(agency=home_agency)
+    few = queries_for_page()
+    for _ in range(4):
+        SocialAccountFactory(brand=BrandFactory(agency=home_agency))
+    assert queries_for_page() == few
