@@ -220,7 +220,7 @@ class BrandScopedViewSet(viewsets.ModelViewSet):
         brand = self.brand_from_data(serializer.validated_data)
         if brand is None:
             raise exceptions.ValidationError({self.brand_lookup.split("__")[0]: ["Required."]})
-        pass
+        self.check_brand_write(brand)
         self.perform_create(serializer)
         headers = self.get_success_headers(serializer.data)
         return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)

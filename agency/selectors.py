@@ -58,3 +58,16 @@ def memberships_for_user(*, user):
 def client_brands_for_user(*, user):
     """The brands the user reads as a client (not those they see as staff)."""
     return brands_for_user(user=user).filter(client_accesses__user=user)
+
+
+def accounts_with_expiring_tokens(*, within: timedelta = timedelta(minutes=30)):
+    """Connected accounts whose token expires soon and that hold a refresh token."""
+    return (
+        SocialAccount.objects.filter(
+            status=SocialAccount.Status.CONNECTED,
+            token_expires_at__isnull=False,
+            token_expires_at__lt=timezone.now() + within,
+        )
+        .exclude(refresh_token="")
+        .select_related("brand__agency")
+    )

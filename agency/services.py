@@ -334,3 +334,43 @@ def social_account_mark_needs_reauth(*, account: SocialAccount, reason: str) -> 
             url=f"/accounts/{account.pk}/edit/",
         )
     return bool(changed)
+
+
+def social_account_refresh_credentials(*, account: SocialAccount) -> bool:
+    """Swap the account's token for a fresh one before it expires, where the platform rotates
+    tokens. Returns True if new credentials were stored.
+
+    A refusal (AuthExpired) marks the account needs_reauth, so its posts are held and the
+    managers told; a passing failure is left for the next run.
+    """
+    from agency.platforms import get_adapter
+    from agency.platforms.errors import AuthExpired, PlatformError
+
+    adapter = get_adapter(account.platform)
+    try:
+        fresh = adapter.refresh_credentials(account)
+    except AuthExpired as exc:
+        social_account_mark_needs_reauth(account=account, reason=str(exc))
+        return False
+    except PlatformError:
+        logger.warning("could not refresh credentials of account %s; will try again", account.pk)
+        return False
+    if not fresh:
+        return False
+    with transaction.atomic():
+        locked = SocialAccount.objects.select_for_update().get(pk=account.pk)
+        locked.access_token = fresh["access_token"]
+        if fresh.get("refresh_token"):
+            locked.refresh_token = fresh["refresh_token"]
+        locked.token_expires_at = fresh.get("expires_at")
+        locked.save(
+            update_fields=["access_token", "refresh_token", "token_expires_at", "updated_at"]
+        )
+        audit_log(
+            actor=None,
+            action="social_account.credentials_refreshed",
+            target=locked,
+            agency=account.brand.agency,
+            brand=account.brand,
+        )
+    return True

@@ -271,6 +271,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "calendar_app.tasks.dispatch_due_posts",
         "schedule": env.float("PUBLISH_DISPATCH_EVERY_SECONDS", default=5.0),
     },
+    "refresh-expiring-tokens": {
+        "task": "agency.tasks.refresh_expiring_tokens",
+        "schedule": env.float("TOKEN_REFRESH_EVERY_SECONDS", default=600.0),
+    },
     "sweep-publishing": {
         "task": "calendar_app.tasks.sweep_publishing",
         "schedule": env.float("PUBLISH_SWEEP_EVERY_SECONDS", default=60.0),

@@ -116,6 +116,11 @@ class PostTarget(BaseModel):
     external_url = models.URLField(max_length=1000, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, help_text="What went wrong, in words.")
+    platform_hints = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the platform told us that helps settle an unknown outcome later.",
+    )
     needs_attention = models.BooleanField(
         default=False, help_text="Waiting for a person: retry or mark as published."
     )

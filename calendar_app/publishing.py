@@ -167,6 +167,8 @@ def publish_target(*, target_id, worker: str = "") -> str:
     except AuthExpired as exc:
         return _hold_for_reauth(target, attempt, exc)
     except Rejected as exc:
+        if exc.duplicate:
+            return _duplicate(target, attempt, exc)
         return _fail(target, attempt, f"{target.account} refused the post: {exc}", error=exc)
     except OutcomeUnknown as exc:
         return _unconfirmed(target, attempt, str(exc), error=exc)
@@ -276,12 +278,54 @@ def _fail(target: PostTarget, attempt: PublishAttempt, message: str, error=None)
     return S.FAILED
 
 
+def _duplicate(target: PostTarget, attempt: PublishAttempt, error: Rejected) -> str:
+    """The platform already has this exact post. After an attempt whose outcome we never learnt,
+    that is our own earlier post: settle it rather than call it a failure."""
+    earlier_unknown = target.attempts_log.filter(result=PublishAttempt.Result.UNCONFIRMED).exists()
+    if not earlier_unknown:
+        return _fail(
+            target,
+            attempt,
+            f"{target.account} refuses it as identical to a recent post ({error}). "
+            "Change the text and retry.",
+            error=error,
+        )
+    if error.duplicate_of:
+        _finish_attempt(attempt, PublishAttempt.Result.PUBLISHED, error)
+        _move(
+            target.pk,
+            frm=S.PUBLISHING,
+            to=S.PUBLISHED,
+            external_id=error.duplicate_of,
+            published_at=timezone.now(),
+            lease_expires_at=None,
+            last_error="",
+            needs_attention=False,
+        )
+        return S.PUBLISHED
+    _finish_attempt(attempt, PublishAttempt.Result.UNCONFIRMED, error)
+    _move(
+        target.pk,
+        frm=S.PUBLISHING,
+        to=S.UNCONFIRMED,
+        lease_expires_at=None,
+        due_at=None,
+        needs_attention=True,
+        last_error=(
+            f"{target.account} says this post is already there, so an earlier attempt most "
+            "likely published it. Check the account, then press Mark as published."
+        ),
+    )
+    return S.UNCONFIRMED
+
+
 def _unconfirmed(target: PostTarget, attempt: PublishAttempt, message: str, error=None) -> str:
     _move(
         target.pk,
         frm=S.PUBLISHING,
         to=S.UNCONFIRMED,
         lease_expires_at=None,
+        platform_hints=getattr(error, "hints", None) or {},
         due_at=timezone.now(),
         last_error=f"{message} Checking with {target.account.get_platform_display()} "
         "whether it was published.",
@@ -315,7 +359,12 @@ def reconcile_unconfirmed(*, target_id) -> str:
         return target.state
     adapter = get_adapter(target.account.platform)
     try:
-        found = adapter.find_published(target.account, idempotency_key=str(target.idempotency_key))
+        found = adapter.find_published(
+            target.account,
+            idempotency_key=str(target.idempotency_key),
+            payload=payload_for(target),
+            **(target.platform_hints or {}),
+        )
     except (OutcomeUnknown, TransientError, RateLimited, AuthExpired) as exc:
         return _needs_person(target, f"The platform cannot tell us: {exc}")
     if found is not None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import requests
 
+from agency.logging import redact
 from agency.platforms.errors import OutcomeUnknown, TransientError
 
 if TYPE_CHECKING:
@@ -94,11 +95,18 @@ class PlatformAdapter:
         raise NotImplementedError
 
     def find_published(
-        self, account: SocialAccount, *, idempotency_key: str
+        self,
+        account: SocialAccount,
+        *,
+        idempotency_key: str,
+        payload: PostPayload | None = None,
+        **hints,
     ) -> PublishResult | None:
         """After an unknown outcome: the post if the platform has it, None if surely not.
 
-        Raises OutcomeUnknown when the platform's API cannot tell.
+        `payload` is what was sent; `hints` is what the failed attempt's error carried (its
+        `hints`, such as Instagram's container id). Raises OutcomeUnknown when the platform's
+        API cannot tell.
         """
         raise OutcomeUnknown(f"{self.name} cannot look up a post by its idempotency key.")
 
@@ -115,18 +123,28 @@ class PlatformAdapter:
         caller says the request is safe to repeat (sent_is_unknown=False, e.g. a GET).
         """
         kwargs.setdefault("timeout", self.timeout)
+        # `from None` throughout: requests puts the whole URL (query string, any token) in its
+        # messages and tracebacks, and these errors end up in logs and on pages.
         try:
             return self.http.request(method, url, **kwargs)
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-            raise TransientError(f"Could not reach {self.name}: {exc.__class__.__name__}") from exc
+            raise TransientError(f"Could not reach {self.name}: {exc.__class__.__name__}") from None
         except requests.ConnectionError as exc:
             # requests raises ConnectionError both before and after sending; a refused connection
             # is surely unsent, anything else (reset, remote closed) may have been received.
             text = str(exc).lower()
             if not sent_is_unknown or "refused" in text or "name or service" in text:
-                raise TransientError(f"Could not reach {self.name}: {exc}") from exc
-            raise OutcomeUnknown(f"The connection to {self.name} broke after sending.") from exc
-        except requests.Timeout as exc:
+                raise TransientError(
+                    f"Could not reach {self.name}: {redact(_reason(exc))}"
+                ) from None
+            raise OutcomeUnknown(f"The connection to {self.name} broke after sending.") from None
+        except requests.Timeout:
             if not sent_is_unknown:
-                raise TransientError(f"{self.name} did not answer in time.") from exc
-            raise OutcomeUnknown(f"{self.name} did not answer in time after the request.") from exc
+                raise TransientError(f"{self.name} did not answer in time.") from None
+            raise OutcomeUnknown(f"{self.name} did not answer in time after the request.") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The last line of a requests error, without the URL it names."""
+    text = str(exc)
+    return text.split(": ", 1)[-1] if "url:" in text.lower() else text

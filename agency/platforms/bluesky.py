@@ -174,7 +174,7 @@ class BlueskyAdapter(PlatformAdapter):
         return result
 
     def find_published(
-        self, account: SocialAccount, *, idempotency_key: str
+        self, account: SocialAccount, *, idempotency_key: str, payload=None, **hints
     ) -> PublishResult | None:
         """The post under this key's record key, or None: getRecord answers for sure."""
         pds = self._pds(account)

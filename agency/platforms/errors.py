@@ -9,11 +9,22 @@
 
 
 class PlatformError(Exception):
-    def __init__(self, message: str = "", *, status: int | None = None, excerpt: str = ""):
+    """`hints` is platform state the engine keeps and hands back to `find_published` (such as
+    Instagram's container id), so an unknown outcome can be settled later."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        excerpt: str = "",
+        hints: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.excerpt = excerpt[:500]
+        self.hints = dict(hints or {})
 
     def __str__(self) -> str:
         return self.message or self.__class__.__name__
@@ -34,7 +45,19 @@ class AuthExpired(PlatformError):
 
 
 class Rejected(PlatformError):
-    pass
+    """`duplicate`: the platform refused because it already has this exact post (and
+    `duplicate_of` names it when the platform says which). After an earlier attempt whose
+    outcome was unknown, that means the earlier attempt did publish."""
+
+    duplicate = False
+    duplicate_of = ""
+
+    def __init__(self, message: str = "", *, duplicate: bool = False, duplicate_of: str = "", **kw):
+        super().__init__(message, **kw)
+        if duplicate or duplicate_of:
+            self.duplicate = True
+        if duplicate_of:
+            self.duplicate_of = duplicate_of
 
 
 class OutcomeUnknown(PlatformError):

@@ -107,7 +107,9 @@ def graph_error(response: requests.Response, *, label: str, write: bool) -> Plat
         )
     if code == DUPLICATE_CODE:
         return Rejected(
-            f"{label}: duplicate post, the same content was just published ({words}).", **info
+            f"{label}: duplicate post, the same content was just published ({words}).",
+            duplicate=True,
+            **info,
         )
     if status >= 500 and write:
         return OutcomeUnknown(f"{label} failed after receiving the request ({words}).", **info)

@@ -60,9 +60,9 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
 
     Duplicates of an unknown outcome are avoided without storing anything here: the engine calls
     `find_published` with the same post before trying again. Instagram takes no idempotency key,
-    so the evidence is, first, the container id (kept on the OutcomeUnknown as `container_id`;
-    its status says PUBLISHED or not with certainty), else an exact caption match among the
-    media of the last 24 hours.
+    so the evidence is, first, the container id (kept in the OutcomeUnknown's `hints` as
+    `container_id`; its status says PUBLISHED or not with certainty), else an exact caption
+    match among the media of the last 24 hours.
     """
 
     name = "instagram"
@@ -145,14 +145,14 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
                 status=exc.status,
                 excerpt=exc.excerpt,
             )
-            unknown.container_id = container_id
+            unknown.hints["container_id"] = container_id
             raise unknown from None
         media_id = body.get("id")
         if not media_id:
             unknown = OutcomeUnknown(
                 "Instagram answered media_publish without a media id.", excerpt=str(body)
             )
-            unknown.container_id = container_id
+            unknown.hints["container_id"] = container_id
             raise unknown
 
         raw = {"container_id": container_id, "media_id": str(media_id)}

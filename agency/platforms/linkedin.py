@@ -263,12 +263,13 @@ def linkedin_error(response: requests.Response, *, write: bool) -> PlatformError
             **info,
         )
     if status == 422 and "DUPLICATE_POST" in response.text:
-        error = Rejected(
-            f"LinkedIn: duplicate post, the same content was just published ({words}).", **info
-        )
         original = _DUPLICATE_OF.search(response.text)
-        error.duplicate_of = original.group(0) if original else ""
-        return error
+        return Rejected(
+            f"LinkedIn: duplicate post, the same content was just published ({words}).",
+            duplicate=True,
+            duplicate_of=original.group(0) if original else "",
+            **info,
+        )
     if status >= 500:
         if write:
             return OutcomeUnknown(f"LinkedIn failed after receiving the request ({words}).", **info)

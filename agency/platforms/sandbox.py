@@ -87,7 +87,9 @@ class SandboxAdapter(PlatformAdapter):
             raise OutcomeUnknown("Sandbox: the post was received but no answer came back in time.")
         return self._result(post)
 
-    def find_published(self, account, *, idempotency_key: str) -> PublishResult | None:
+    def find_published(
+        self, account, *, idempotency_key: str, payload=None, **hints
+    ) -> PublishResult | None:
         from agency.models import SandboxPost
 
         post = (

@@ -147,9 +147,7 @@ def test_brand_stays_in_its_agency_on_update(as_user, admin, brand, other_brand)
 
 
 @pytest.mark.parametrize("persona", ["manager", "marketer", "client_user"])
-def test_non_admins_cannot_create_or_change_brands(
-    request, as_user, persona, home_agency, brand
-):
+def test_non_admins_cannot_create_or_change_brands(request, as_user, persona, home_agency, brand):
     client = as_user(request.getfixturevalue(persona))
     assert_error(client.post(BRANDS, new_brand_payload(home_agency)), 403)
     assert_error(client.patch(brand_url(brand), {"name": "Hijacked"}), 403)
@@ -248,7 +246,9 @@ def test_outsider_sees_no_accounts_and_gets_404_on_one(as_user, outsider, accoun
     assert account.bio == ""
 
 
-def test_other_client_sees_only_their_brands_accounts(as_user, other_client, account, sibling_brand):
+def test_other_client_sees_only_their_brands_accounts(
+    as_user, other_client, account, sibling_brand
+):
     sibling_account = SocialAccountFactory(brand=sibling_brand)
     client = as_user(other_client)
     assert ids(client.get(ACCOUNTS)) == {str(sibling_account.pk)}
@@ -438,9 +438,7 @@ def test_same_handle_on_another_platform_is_fine(as_user, manager, account):
     assert as_user(manager).post(ACCOUNTS, payload).status_code == 201
 
 
-def test_duplicate_that_races_past_validation_is_still_400(
-    as_user, manager, account, monkeypatch
-):
+def test_duplicate_that_races_past_validation_is_still_400(as_user, manager, account, monkeypatch):
     # Two requests can both pass full_clean() before either inserts; the database decides.
     monkeypatch.setattr(SocialAccount, "validate_constraints", lambda self, **kwargs: None)
     payload = new_account_payload(account.brand, platform=account.platform, handle=account.handle)

@@ -4,6 +4,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -20,6 +22,7 @@ from agency.models import (
 from agency.services import api_token_create
 from tests.factories import (
     AgencyFactory,
+    BrandFactory,
     MembershipFactory,
     SocialAccountFactory,
     UserFactory,
@@ -570,11 +573,6 @@ def test_user_without_any_membership_cannot_create_brands(login):
 
 @pytest.mark.parametrize("url_name", ["dashboard", "brand-list"])
 def test_brand_pages_query_count_does_not_grow_with_brands(login, admin, home_agency, url_name):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from tests.factories import BrandFactory
-
     client = login(admin)
 
     def queries_for_page():

@@ -263,3 +263,57 @@ def test_backoff_grows_and_honours_retry_after(settings):
     assert 20 <= publishing.backoff_seconds(3) <= 40
     assert 30 <= publishing.backoff_seconds(10) <= 60
     assert publishing.backoff_seconds(1, retry_after=500) == 500
+
+
+def _publish_with_linkedin_answering(target, status, body, headers=None):
+    import responses
+
+    from agency.platforms.linkedin import API_URL
+
+    with responses.RequestsMock() as replay:
+        replay.post(f"{API_URL}/posts", status=status, json=body, headers=headers or {})
+        return publishing.publish_target(target_id=target.pk)
+
+
+@pytest.fixture
+def linkedin_target(brand, manager, django_capture_on_commit_callbacks):
+    account = SocialAccountFactory(
+        brand=brand, platform="linkedin", handle="acme", external_id="2414183"
+    )
+    post = post_create(brand=brand, by=manager, accounts=[account], text="We are hiring")
+    target = post.targets.get()
+    PostTarget.objects.filter(pk=target.pk).update(state=S.SCHEDULED, due_at=timezone.now())
+    dispatch(django_capture_on_commit_callbacks)
+    return target
+
+
+def test_duplicate_after_an_unknown_outcome_settles_as_published(
+    linkedin_target, django_capture_on_commit_callbacks
+):
+    """https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api
+    (a 5xx after sending is unknown; a retry then answers 422 DUPLICATE_POST naming the original).
+    """
+    assert _publish_with_linkedin_answering(linkedin_target, 504, {"message": "Gateway"}) == (
+        S.UNCONFIRMED
+    )
+    # A person presses Retry: LinkedIn says it already has the post, and names it.
+    target_retry(target=linkedin_target, by=None)
+    dispatch(django_capture_on_commit_callbacks)
+    duplicate = {
+        "status": 422,
+        "code": "DUPLICATE_POST",
+        "message": "ERROR :: /commentary :: Content is a duplicate of "
+        "urn:li:share:7130000000000000000",
+    }
+    assert _publish_with_linkedin_answering(linkedin_target, 422, duplicate) == S.PUBLISHED
+    linkedin_target.refresh_from_db()
+    assert linkedin_target.external_id == "urn:li:share:7130000000000000000"
+
+
+def test_duplicate_without_an_earlier_attempt_is_a_failure_in_words(linkedin_target):
+    """https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api
+    (422 DUPLICATE_POST: identical content was posted recently, not by this target)."""
+    body = {"status": 422, "code": "DUPLICATE_POST", "message": "Content is a duplicate"}
+    assert _publish_with_linkedin_answering(linkedin_target, 422, body) == S.FAILED
+    linkedin_target.refresh_from_db()
+    assert "Change the text" in linkedin_target.last_error

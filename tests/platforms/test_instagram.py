@@ -303,7 +303,7 @@ def test_publish_timeout_is_outcome_unknown_and_names_the_container(
             meta_ig_account, PostPayload(text="Fresh roast", media=(IMAGE,)), idempotency_key="k"
         )
 
-    assert caught.value.container_id == CONTAINER
+    assert caught.value.hints["container_id"] == CONTAINER
 
 
 def test_publish_server_error_is_outcome_unknown(meta_http, meta_ig_account, meta_instagram):
