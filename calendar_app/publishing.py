@@ -422,12 +422,26 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     stale_queue = now - timedelta(seconds=_setting("PUBLISH_QUEUED_STALE_SECONDS", 600))
-    lost = PostTarget.objects.filter(state=S.PUBLISHING, lease_expires_at__lt=now).update(
+    expired = list(
+        PostTarget.objects.filter(state=S.PUBLISHING, lease_expires_at__lt=now).values_list(
+            "pk", flat=True
+        )
+    )
+    lost = PostTarget.objects.filter(
+        pk__in=expired, state=S.PUBLISHING, lease_expires_at__lt=now
+    ).update(
         state=S.UNCONFIRMED,
         lease_expires_at=None,
         due_at=now,
         last_error="The worker stopped while publishing; checking whether it went out.",
         updated_at=now,
+    )
+    PublishAttempt.objects.filter(
+        target__in=expired, result=PublishAttempt.Result.STARTED, finished_at__isnull=True
+    ).update(
+        result=PublishAttempt.Result.UNCONFIRMED,
+        finished_at=now,
+        error_message="The worker stopped before the platform answered.",
     )
     requeued = PostTarget.objects.filter(state=S.QUEUED, queued_at__lt=stale_queue).update(
         state=S.SCHEDULED, due_at=now, updated_at=now

@@ -174,10 +174,11 @@ def test_docker_compose_accepts_the_file_with_the_example_env(tmp_path):
 
 
 def _readme_service_commands() -> dict[str, list[str]]:
-    """The `| service | `command` |` rows of the README's production table."""
-    rows = re.findall(
-        r"^\|\s*`?([a-z-]+)`?\s*\|\s*`([^`]+)`\s*\|", (ROOT / "README.md").read_text(), flags=re.M
-    )
+    """The `| service | `command` |` rows of the README's docker compose section."""
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Production with docker compose$(.*?)(?=^## )", readme, re.M | re.S)
+    assert section, "README.md has no '## Production with docker compose' section"
+    rows = re.findall(r"^\|\s*`([a-z-]+)`\s*\|\s*`([^`]+)`\s*\|", section.group(1), re.M)
     return {name: shlex.split(command) for name, command in rows}
 
 

@@ -211,10 +211,12 @@ def test_worker_dying_mid_publish_is_recovered_by_the_sweeper_without_duplicate(
         state=S.PUBLISHING, lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     SandboxPost.objects.create(account=account, idempotency_key=str(target.idempotency_key))
+    PublishAttempt.objects.create(target=target, started_at=timezone.now())
     result = publishing.sweep()
     assert result["lost"] == 1
     target.refresh_from_db()
     assert target.state == S.PUBLISHED
+    assert target.attempts_log.get().result == PublishAttempt.Result.UNCONFIRMED
     assert SandboxPost.objects.filter(idempotency_key=str(target.idempotency_key)).count() == 1
 
 
