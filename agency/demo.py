@@ -145,13 +145,11 @@ def _demo_user(*, spec: DemoUser, agency: Agency, client_brand: Brand, reset_pas
 def demo_posts_load(
     *, agency: Agency, brands: list[Brand], by, stdout: TextIO | None = None
 ) -> int:
-    """Hook for demo posts; returns how many it created.
+    """Demo posts, created by the calendar app's own services; returns how many were new."""
+    # Imported here: the shared kernel does not depend on the calendar app, only its demo does.
+    from calendar_app.demo import demo_posts_load as calendar_demo_posts
 
-    Empty until the publishing engine in calendar_app has services to call: this module must not
-    import calendar_app before then. When it does, create posts here through calendar_app's
-    services, idempotently (look each one up first), and return the number created.
-    """
-    return 0
+    return calendar_demo_posts(brands=brands, by=by)
 
 
 @transaction.atomic

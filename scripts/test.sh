@@ -25,12 +25,14 @@ need=()
 [ -x "$PG_BIN/initdb" ] || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
+# Only the compose file's syntax check needs it (no engine runs here).
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || need+=(docker-compose)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends postgresql redis-server chromium chromium-driver >/dev/null
+    apt-get install -y -qq "${need[@]}" >/dev/null
   else
     echo "missing: ${need[*]}; run as root: apt-get install postgresql redis-server chromium chromium-driver" >&2
     exit 1

@@ -58,13 +58,14 @@ def test_demo_data_creates_agency_brands_sandbox_accounts_and_one_user_per_role(
     }
     client = get_user_model().objects.get(username="client")
     assert list(brands_for_user(user=client)) == [brands["Acme Coffee"]]
-    assert result["created"] == {"agency": 1, "brands": 3, "accounts": 7, "users": 4, "posts": 0}
+    # Four posts per brand (three scheduled, one draft) and one that fails on purpose.
+    assert result["created"] == {"agency": 1, "brands": 3, "accounts": 7, "users": 4, "posts": 13}
 
 
 def test_demo_writes_go_through_services_and_leave_audit_events():
     demo_data_load()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert actions == {"brand.created", "social_account.created"}
+    assert actions == {"brand.created", "social_account.created", "post.created", "post.scheduled"}
     assert AuditEvent.objects.filter(action="social_account.created").count() == 7
 
 

@@ -267,15 +267,18 @@ def test_debug_is_off_by_default(tmp_path):
     assert result.stdout.strip() == "False"
 
 
-def test_healthz_answers_the_healthcheck_behind_https_redirect(db, client, settings):
-    """The web healthcheck sends an allowed Host and X-Forwarded-Proto, as the proxy would."""
+def test_healthz_answers_plain_http_probes_while_pages_redirect_to_https(db, client, settings):
+    """Probes inside the compose network speak plain HTTP; every other page goes to HTTPS."""
     settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     settings.ALLOWED_HOSTS = ["agency.example.com"]
-    plain = client.get("/healthz", HTTP_HOST="agency.example.com")
-    assert plain.status_code == 301
-    proxied = client.get("/healthz", HTTP_HOST="agency.example.com", HTTP_X_FORWARDED_PROTO="https")
-    assert proxied.status_code == 200
-    assert proxied.json() == {"status": "ok"}
+    probe = client.get("/healthz", HTTP_HOST="agency.example.com")
+    assert probe.status_code == 200
+    assert probe.json() == {"status": "ok"}
+    page = client.get("/auth/login/", HTTP_HOST="agency.example.com")
+    assert page.status_code == 301
+    assert page["Location"].startswith("https://")
+    assert client.get("/healthz", HTTP_HOST="evil.example.net").status_code == 400
 
 
 def test_every_setting_from_the_environment_is_documented():

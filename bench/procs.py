@@ -1,0 +1,139 @@
+"""The processes a benchmark runs: Celery workers and the fake platform, each in its own
+process group with its log in a file, always stopped in a `finally`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Process:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+        self.name = name
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own group: a kill reaches the pool's threads and nothing of ours.
+            start_new_session=True,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_line(self, needle: str, *, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log().splitlines():
+                if needle in line:
+                    return line
+            if not self.running:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} never said {needle!r}:\n{self.log()[-4000:]}")
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.running:
+            # SIGTERM is Celery's warm shutdown; whatever is still alive after it is killed.
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+        self._log.close()
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment (DATABASE_URL already points at the bench database)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "PYTHONUNBUFFERED": "1",
+        # A log line per task costs the worker more than a no-op task does.
+        "AGENCY_LOG_LEVEL": "WARNING",
+    }
+    env.update(extra)
+    return env
+
+
+def start_workers(
+    *, count: int, pool: str, concurrency: int, log_dir: Path, counter_url: str
+) -> list[Process]:
+    """`count` workers on the publish and dispatch queues, returned once each is ready."""
+    import redis
+
+    from bench.tasks import READY_KEY
+
+    client = redis.Redis.from_url(counter_url)
+    workers: list[Process] = []
+    try:
+        for _ in range(count):
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            argv = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "agency",
+                "worker",
+                "--loglevel=WARNING",
+                f"--pool={pool}",
+                f"--concurrency={concurrency}",
+                "--queues=publish,dispatch",
+                f"--hostname={name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--include=bench.tasks",
+            ]
+            env = child_env(BENCH_WORKER_NAME=name, BENCH_COUNTER_URL=counter_url)
+            workers.append(Process(name, argv, env, log_dir / f"{name}.log"))
+        deadline = time.monotonic() + 60
+        for worker in workers:
+            while not client.get(READY_KEY.format(name=worker.name)):
+                if not worker.running or time.monotonic() > deadline:
+                    raise RuntimeError(f"{worker.name} did not start:\n{worker.log()[-4000:]}")
+                time.sleep(0.05)
+    except BaseException:
+        stop_all(workers)
+        raise
+    finally:
+        client.close()
+    return workers
+
+
+def stop_all(processes: list[Process]) -> None:
+    for process in reversed(processes):
+        process.stop()
+
+
+def start_fake_platform(*, delay_ms: float, log_dir: Path) -> tuple[Process, str]:
+    process = Process(
+        "fake-platform",
+        [sys.executable, "-m", "bench.fake_platform", "--port", "0", "--delay-ms", str(delay_ms)],
+        child_env(),
+        log_dir / "fake-platform.log",
+    )
+    try:
+        line = process.wait_for_line("listening on ", timeout=20)
+    except BaseException:
+        process.stop()
+        raise
+    return process, line.split("listening on ", 1)[1].strip()
