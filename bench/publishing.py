@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agency.models import Agency, Brand, Platform, SocialAccount
 from calendar_app import publishing
-from calendar_app.models import Post, PostTarget, TargetState
+from calendar_app.models import Post, PostTarget, PublishAttempt, TargetState
 
 S = TargetState
 
@@ -58,6 +58,19 @@ def create_targets(*, accounts: int, posts: int, due_at: datetime, server_url: s
         batch_size=2000,
     )
     return brand
+
+
+def attempt_seconds(brand: Brand) -> dict[str, float]:
+    """How long one publish_target took inside the worker (claim to recorded result)."""
+    spans = sorted(
+        (finished - started).total_seconds()
+        for started, finished in PublishAttempt.objects.filter(
+            target__post__brand=brand, finished_at__isnull=False
+        ).values_list("started_at", "finished_at")
+    )
+    if not spans:
+        return {}
+    return {"p50": statistics.median(spans), "max": spans[-1], "mean": statistics.fmean(spans)}
 
 
 def states_of(brand: Brand) -> dict[str, int]:
@@ -153,6 +166,7 @@ def throughput(*, accounts: int, posts: int, server_url: str, timeout: float, ch
         "seconds": seconds,
         "per_second": published / seconds if last else 0.0,
         "states": states_of(brand),
+        "attempt_seconds": attempt_seconds(brand),
         "dispatch_batches": len(dispatcher.batches),
         "dispatch_seconds": sum(b[2] for b in dispatcher.batches),
         "all_queued_after": queued_all,
@@ -206,4 +220,5 @@ def lag(
         "max": lags[-1] if lags else float("nan"),
         "min": lags[0] if lags else float("nan"),
         "states": states_of(brand),
+        "attempt_seconds": attempt_seconds(brand),
     }
