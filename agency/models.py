@@ -65,6 +65,21 @@ class Brand(BaseModel):
     primary_color = models.CharField(max_length=7, default="#1d4ed8", validators=[hex_color])
     secondary_color = models.CharField(max_length=7, default="#f59e0b", validators=[hex_color])
 
+    class ApprovalWorkflow(models.TextChoices):
+        NONE = "none", "No approval: scheduling publishes"
+        INTERNAL = "internal", "Internal review"
+        INTERNAL_CLIENT = "internal_client", "Internal review, then the client"
+
+    approval_workflow = models.CharField(
+        max_length=20, choices=ApprovalWorkflow.choices, default=ApprovalWorkflow.NONE
+    )
+    utm_template = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Appended to links in posts, e.g. utm_source={platform}&utm_medium=social"
+        "&utm_campaign={campaign}. Placeholders: {platform}, {account}, {campaign}, {post}.",
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [

@@ -64,7 +64,6 @@ def child_env(**extra: str) -> dict[str, str]:
     """This process's environment (DATABASE_URL already points at the bench database)."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "PYTHONUNBUFFERED": "1",
         # A log line per task costs the worker more than a no-op task does.

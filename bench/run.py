@@ -26,8 +26,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+# `python bench/run.py` puts bench/ first on the path, where its modules would shadow the
+# standard library's (and `bench.x` would be imported twice); the repository root goes there.
+if sys.path and Path(sys.path[0]).resolve() == REPO_ROOT / "bench":
+    sys.path[0] = str(REPO_ROOT)
 
 BENCH_DB = "agency_bench"
 BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
@@ -49,6 +51,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--phase-timeout", type=float, default=150.0, help="seconds, per phase")
     p.add_argument("--phases", default="abc", help="which of a, b, c to run")
     p.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md")
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the phases: profile N serial publishes in this process",
+    )
+    p.add_argument(
+        "--settings",
+        default="tests.settings",
+        help="DJANGO_SETTINGS_MODULE for this process and the workers (to try a change)",
+    )
     return p.parse_args(argv)
 
 
@@ -322,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     if needed > max_connections:
         sys.exit(f"bench: {needed} connections needed, PostgreSQL allows {max_connections}")
     os.environ["DATABASE_URL"] = bench_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
     os.environ["AGENCY_LOG_LEVEL"] = "WARNING"
 
     import django
@@ -335,6 +349,15 @@ def main(argv: list[str] | None = None) -> int:
     from bench import publishing as pub
 
     call_command("migrate", verbosity=0)
+    if args.profile:
+        from bench.cpu_profile import profile_publish
+
+        try:
+            profile_publish(args.profile)
+        finally:
+            connections.close_all()
+            drop_bench_database(admin_url)
+        return 0
     log_dir = Path(tempfile.mkdtemp(prefix="agency-bench-"))
     print(f"== bench: database {BENCH_DB}, logs in {log_dir}", flush=True)
     results: dict = {}

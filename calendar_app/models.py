@@ -65,6 +65,9 @@ class Post(BaseModel):
     tags = models.JSONField(default=list, blank=True)
     media = models.ManyToManyField(Media, blank=True, related_name="posts")
     scheduled_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    import_job = models.ForeignKey(
+        "ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="posts"
+    )
     approval_state = models.CharField(
         max_length=20, choices=Approval.choices, default=Approval.DRAFT
     )
@@ -183,3 +186,132 @@ class PublishAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target_id} {self.started_at:%Y-%m-%d %H:%M:%S} {self.result}"
+
+
+class ApprovalDecision(models.Model):
+    """One step of a post's approval: submitted, approved, changes requested (with a comment),
+    internally or by the client. The history a client and an auditor can read."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted for review"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        SENT_TO_CLIENT = "sent_to_client", "Sent to the client"
+        CLIENT_APPROVED = "client_approved", "Approved by the client"
+        CLIENT_CHANGES_REQUESTED = "client_changes_requested", "Client requested changes"
+        REOPENED = "reopened", "Edited after approval: back to review"
+
+    id = models.BigAutoField(primary_key=True)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="decisions")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.post} {self.kind}"
+
+
+class QueueSlot(BaseModel):
+    """A recurring publishing time of one account, in its brand's time zone."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    account = models.ForeignKey(SocialAccount, on_delete=models.CASCADE, related_name="slots")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    time = models.TimeField(help_text="Wall-clock time in the brand's time zone.")
+
+    class Meta:
+        ordering = ["account", "weekday", "time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "weekday", "time"], name="slot_unique_per_account"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="slot_weekday_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.get_weekday_display()} {self.time:%H:%M}"
+
+
+class HashtagSet(BaseModel):
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="hashtag_sets")
+    name = models.CharField(max_length=100)
+    hashtags = models.TextField(help_text="Space-separated, e.g. #coffee #roastery")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "name"], name="hashtag_set_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Snippet(BaseModel):
+    """Saved text a manager reuses in posts (signatures, disclaimers, calls to action)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="snippets")
+    name = models.CharField(max_length=100)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "name"], name="snippet_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportJob(BaseModel):
+    """A bulk CSV import of posts: validated in full first, then imported by a Celery task."""
+
+    class Status(models.TextChoices):
+        INVALID = "invalid", "Has errors: nothing imported"
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed: nothing imported"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_posts = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text='[{"row": 3, "column": "time", "message": "..."}]'
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.original_name} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
 from django.views.decorators.http import require_POST
 
 from agency.permissions import Area, brand_for_user, brands_for_user
@@ -127,3 +128,17 @@ def target_mark_published(request, target_id):
     else:
         messages.success(request, f"Marked as published on {target.account}.")
     return redirect("calendar:post-detail", post_id=target.post_id)
+
+
+urlpatterns = [
+    path("posts/", post_list, name="post-list"),
+    path("brands/<uuid:brand_id>/posts/new/", post_create, name="post-create"),
+    path("posts/<uuid:post_id>/", post_detail, name="post-detail"),
+    path("posts/<uuid:post_id>/cancel/", post_cancel, name="post-cancel"),
+    path("targets/<uuid:target_id>/retry/", target_retry, name="target-retry"),
+    path(
+        "targets/<uuid:target_id>/mark-published/",
+        target_mark_published,
+        name="target-mark-published",
+    ),
+]

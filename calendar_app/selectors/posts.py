@@ -7,6 +7,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from agency.permissions import brands_for_user
 from calendar_app.models import Post, PostTarget, PublishAttempt, TargetState
 
+__all__ = ["attempts_for_post", "post_with_targets", "posts_for_user"]
+
 
 def posts_for_user(*, user, brand=None) -> QuerySet[Post]:
     qs = Post.objects.filter(brand__in=brands_for_user(user=user).values("pk"))

@@ -21,6 +21,21 @@ from calendar_app.publishing import PENDING_STATES, _move, payload_for
 
 S = TargetState
 
+__all__ = [
+    "POST_EDITABLE_FIELDS",
+    "post_cancel",
+    "post_create",
+    "post_delete",
+    "post_is_publishable",
+    "post_problems",
+    "post_schedule",
+    "post_update",
+    "schedule_targets",
+    "target_mark_published",
+    "target_retry",
+    "unschedule_targets",
+]
+
 
 def _audit(post: Post, *, by, action: str, data: dict | None = None) -> None:
     audit_log(
@@ -98,29 +113,32 @@ def post_problems(*, post: Post) -> dict[str, list[str]]:
     return problems
 
 
-@transaction.atomic
-def post_schedule(*, post: Post, at: datetime, by) -> Post:
-    """Schedule every draft, failed or cancelled target of the post at `at` (aware, any zone)."""
+def post_is_publishable(post: Post) -> bool:
+    """Whether the brand's approval workflow lets this post go out."""
+    workflow = post.brand.approval_workflow
+    if workflow == Brand.ApprovalWorkflow.NONE:
+        return True
+    if workflow == Brand.ApprovalWorkflow.INTERNAL:
+        return post.is_approved
+    return post.approval_state == Post.Approval.CLIENT_APPROVED
+
+
+def _validate_time(at: datetime) -> None:
     if timezone.is_naive(at):
         raise ValidationError({"scheduled_at": ["Give the time with its time zone."]})
     if at < timezone.now() - timezone.timedelta(seconds=60):
         raise ValidationError({"scheduled_at": ["That time is in the past."]})
-    post = Post.objects.select_for_update().get(pk=post.pk)
-    if post.approval_state == Post.Approval.DRAFT:
-        # Brands without an approval workflow: scheduling is the approval.
-        post.approval_state = Post.Approval.APPROVED
-    if not post.is_approved:
-        raise ValidationError(
-            f"The post is {post.get_approval_state_display().lower()}; only approved posts "
-            "can be scheduled."
-        )
+
+
+def schedule_targets(*, post: Post, at: datetime | None = None) -> int:
+    """Move every unpublished target to `scheduled` at `at` (default: the post's time).
+    Only for posts whose workflow lets them go out; returns how many targets moved."""
+    at = at or post.scheduled_at
     problems = post_problems(post=post)
     if problems:
         raise ValidationError(
             {"targets": [message for messages in problems.values() for message in messages]}
         )
-    post.scheduled_at = at
-    post.save(update_fields=["scheduled_at", "approval_state", "updated_at"])
     moved = 0
     for target in post.targets.all():
         if target.state == S.PUBLISHED:
@@ -137,6 +155,39 @@ def post_schedule(*, post: Post, at: datetime, by) -> Post:
             needs_attention=False,
             attempts=0,
         )
+    return moved
+
+
+def unschedule_targets(*, post: Post) -> int:
+    """Take scheduled targets back to draft (the post needs approval again)."""
+    return PostTarget.objects.filter(post=post, state=S.SCHEDULED).update(
+        state=S.DRAFT, due_at=None, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def post_schedule(*, post: Post, at: datetime, by) -> Post:
+    """Plan the post for `at` (aware, any zone).
+
+    Without an approval workflow, scheduling is the approval and the targets are scheduled at
+    once. With one, the time is kept and the targets wait as drafts until the final approval
+    (calendar_app.services.approvals), which schedules them.
+    """
+    _validate_time(at)
+    post = Post.objects.select_for_update().select_related("brand").get(pk=post.pk)
+    if post.brand.approval_workflow == Brand.ApprovalWorkflow.NONE and post.approval_state in (
+        Post.Approval.DRAFT,
+        Post.Approval.CHANGES_REQUESTED,
+    ):
+        post.approval_state = Post.Approval.APPROVED
+    problems = post_problems(post=post)
+    if problems:
+        raise ValidationError(
+            {"targets": [message for messages in problems.values() for message in messages]}
+        )
+    post.scheduled_at = at
+    post.save(update_fields=["scheduled_at", "approval_state", "updated_at"])
+    moved = schedule_targets(post=post, at=at) if post_is_publishable(post) else 0
     _audit(post, by=by, action="post.scheduled", data={"at": at.isoformat(), "targets": moved})
     return post
 
@@ -205,13 +256,28 @@ def post_update(*, post: Post, by, data: dict[str, Any]) -> Post:
     if post.targets.filter(state__in=_IN_FLIGHT).exists():
         raise ValidationError("The post is being published right now; edit it in a minute.")
     post, changed = model_update(instance=post, fields=POST_EDITABLE_FIELDS, data=data)
-    if changed:
-        problems = post_problems(post=post)
-        if problems and post.targets.filter(state=S.SCHEDULED).exists():
-            raise ValidationError(
-                {"text": [message for messages in problems.values() for message in messages]}
-            )
-        _audit(post, by=by, action="post.updated", data={"fields": changed})
+    if not changed:
+        return post
+    problems = post_problems(post=post)
+    if problems and post.targets.filter(state=S.SCHEDULED).exists():
+        raise ValidationError(
+            {"text": [message for messages in problems.values() for message in messages]}
+        )
+    content_changed = set(changed) - {"title", "tags"}
+    needs_review = post.brand.approval_workflow != Brand.ApprovalWorkflow.NONE
+    if content_changed and needs_review and post.approval_state != Post.Approval.DRAFT:
+        # What was approved is not what will be published any more.
+        from calendar_app.models import ApprovalDecision
+
+        post.approval_state = Post.Approval.IN_REVIEW
+        post.save(update_fields=["approval_state", "updated_at"])
+        unschedule_targets(post=post)
+        ApprovalDecision.objects.create(
+            post=post,
+            by=by if getattr(by, "is_authenticated", False) else None,
+            kind=ApprovalDecision.Kind.REOPENED,
+        )
+    _audit(post, by=by, action="post.updated", data={"fields": changed})
     return post
 
 

@@ -1,0 +1,2 @@
+"""Pages of the manager's calendar, one module per concern; each module has its `urlpatterns`,
+joined in calendar_app/urls.py."""
