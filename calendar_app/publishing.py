@@ -110,10 +110,25 @@ def _enqueue_publish(ids) -> None:
 
 
 def payload_for(target: PostTarget) -> PostPayload:
+    from calendar_app.utm import link_with_utm
+
     media = list(target.media_override.all()) or list(target.post.media.all())
+    post = target.post
+    link = link_with_utm(
+        link=post.link,
+        template=post.brand.utm_template,
+        platform=target.account.platform,
+        account=target.account.handle,
+        campaign=post.title or (post.tags[0] if post.tags else ""),
+        post=str(post.pk)[:8],
+    )
+    text = target.effective_text
+    if post.link and link != post.link and post.link in text:
+        # The link written into the text gets the same parameters as the link field.
+        text = text.replace(post.link, link)
     return PostPayload(
-        text=target.effective_text,
-        link=target.post.link or None,
+        text=text,
+        link=link or None,
         media=tuple(
             MediaItem(
                 path=m.file.path if m.file else m.name,
