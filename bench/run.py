@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--pool", default="threads")
     p.add_argument("--concurrency", type=int, default=200, help="per worker process")
-    p.add_argument("--phase-timeout", type=float, default=150.0, help="seconds, per phase")
+    p.add_argument("--phase-timeout", type=float, default=200.0, help="seconds, per phase")
     p.add_argument("--phases", default="abc", help="which of a, b, c to run")
     p.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md")
     p.add_argument(
@@ -69,8 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # -- environment ---------------------------------------------------------------------------------
 
 
-def create_bench_database() -> str:
-    """A fresh `agency_bench` next to DATABASE_URL's database; returns its URL."""
+def create_bench_database() -> tuple[str, int]:
+    """A fresh `agency_bench` next to DATABASE_URL's database: its URL, max_connections."""
     import psycopg2
 
     url = os.environ.get("DATABASE_URL", "")
