@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import slugify
 
-from agency.models import Platform, SocialAccount, hex_color, time_zone_names
+from agency.models import Brand, Platform, SocialAccount, hex_color, time_zone_names
 
 
 def attach_service_errors(
@@ -69,6 +69,19 @@ class BrandForm(DashboardForm):
     secondary_color = forms.CharField(
         max_length=7, initial="#f59e0b", validators=[hex_color], widget=ColorInput
     )
+    approval_workflow = forms.ChoiceField(
+        choices=Brand.ApprovalWorkflow.choices,
+        required=False,
+        initial=Brand.ApprovalWorkflow.NONE,
+        help_text="Who must approve a post before it can be published.",
+    )
+    utm_template = forms.CharField(
+        max_length=500,
+        required=False,
+        label="UTM template",
+        help_text="Added to links in posts, e.g. utm_source={platform}&utm_medium=social"
+        "&utm_campaign={campaign}. Placeholders: {platform}, {account}, {campaign}, {post}.",
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -80,6 +93,9 @@ class BrandForm(DashboardForm):
         """The cleaned values for brand_create/brand_update; an empty upload keeps the logo."""
         data = dict(self.cleaned_data)
         data.pop("agency", None)
+        if not data.get("approval_workflow"):
+            # Left out of the form (older clients, tests): keep what the brand has.
+            data.pop("approval_workflow", None)
         logo = data.pop("logo", None)
         if logo is False:  # the "clear" box of the file input
             data["logo"] = ""

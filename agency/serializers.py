@@ -53,6 +53,8 @@ class BrandSerializer(serializers.ModelSerializer):
             "contact_email",
             "primary_color",
             "secondary_color",
+            "approval_workflow",
+            "utm_template",
             "logo",
             "your_role",
             "created_at",

@@ -65,6 +65,8 @@ BRAND_FIELDS = [
     "logo",
     "primary_color",
     "secondary_color",
+    "approval_workflow",
+    "utm_template",
 ]
 
 
