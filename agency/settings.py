@@ -161,6 +161,10 @@ STORAGES = {
     },
 }
 
+# The media library refuses larger uploads; Django's own memory limits still apply per request.
+AGENCY_MAX_UPLOAD_BYTES = env.int("AGENCY_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
@@ -243,6 +247,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Keep a worker thread's database connection across tasks (Celery closes it after every task
+# otherwise): a new PostgreSQL connection costs more than a whole publish.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

@@ -67,9 +67,7 @@ class ComposerForm(forms.Form):
         self.fields["accounts"].queryset = brand.social_accounts.exclude(
             status=SocialAccount.Status.DISCONNECTED
         )
-        self.fields["scheduled_at"].help_text = (
-            f"In {brand.time_zone}. Needed for Schedule only."
-        )
+        self.fields["scheduled_at"].help_text = f"In {brand.time_zone}. Needed for Schedule only."
         # Evaluated once: the variant fields and the template both walk the accounts.
         self.account_list = list(self.fields["accounts"].queryset)
         self.media_list = list(media)
@@ -114,8 +112,10 @@ class ComposerForm(forms.Form):
         if action not in self.ACTIONS:
             raise forms.ValidationError("Choose one of the buttons at the end of the form.")
         self.action = action
-        if action == "schedule" and not cleaned.get("scheduled_at") and "scheduled_at" not in (
-            self.errors
+        if (
+            action == "schedule"
+            and not cleaned.get("scheduled_at")
+            and "scheduled_at" not in (self.errors)
         ):
             self.add_error("scheduled_at", f"Give the time to publish at ({self.brand.time_zone}).")
         return cleaned
@@ -132,16 +132,46 @@ class ComposerForm(forms.Form):
             }
         return result
 
+    def media_choices(self, name: str = "media") -> list[dict]:
+        """The brand's media with whether each is ticked in field `name`, for thumbnails."""
+        bound = self[name]
+        ticked = {str(v) for v in (bound.value() or [])}
+        return [
+            {
+                "media": media,
+                "checked": str(media.pk) in ticked,
+                "id": f"{bound.auto_id}_{index}",
+                "name": bound.html_name,
+            }
+            for index, media in enumerate(self.media_list)
+        ]
+
+    def account_choices(self) -> list[dict]:
+        bound = self["accounts"]
+        ticked = {str(v) for v in (bound.value() or [])}
+        return [
+            {
+                "account": account,
+                "checked": str(account.pk) in ticked,
+                "id": f"{bound.auto_id}_{index}",
+                "platform": get_adapter(account.platform).display_name,
+            }
+            for index, account in enumerate(self.account_list)
+        ]
+
     def variant_blocks(self) -> list[dict]:
         """Each account with its variant's bound fields, in the order of the accounts."""
+        ticked = {str(v) for v in (self["accounts"].value() or [])}
         blocks = []
         for account in self.account_list:
             prefix = f"v_{account.pk}"
             blocks.append(
                 {
                     "account": account,
+                    "chosen": str(account.pk) in ticked,
                     "text": self[f"{prefix}_text"],
                     "media": self[f"{prefix}_media"],
+                    "media_choices": self.media_choices(f"{prefix}_media"),
                     "first_comment": self[f"{prefix}_first_comment"]
                     if f"{prefix}_first_comment" in self.fields
                     else None,
@@ -160,9 +190,7 @@ def _initial_from_post(post: Post) -> dict:
         "accounts": [t.account_id for t in post.targets.all()],
     }
     if post.scheduled_at:
-        initial["scheduled_at"] = post.scheduled_at.astimezone(post.brand.zone).replace(
-            tzinfo=None
-        )
+        initial["scheduled_at"] = post.scheduled_at.astimezone(post.brand.zone).replace(tzinfo=None)
     for target in post.targets.all():
         prefix = f"v_{target.account_id}"
         initial[f"{prefix}_text"] = target.text_override

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -102,8 +103,22 @@ def dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> li
 def _enqueue_publish(ids) -> None:
     from calendar_app.tasks import publish_target
 
-    for target_id in ids:
-        publish_target.delay(str(target_id))
+    # One producer (one broker connection) for the whole batch instead of one per message.
+    with publish_target.app.producer_or_acquire() as producer:
+        for target_id in ids:
+            publish_target.apply_async((str(target_id),), producer=producer)
+
+
+_adapters = threading.local()
+
+
+def adapter_for(platform: str):
+    """One adapter per platform per worker thread, so its HTTP session keeps connections alive
+    between publishes (adapters are not shared across threads: requests.Session isn't safe)."""
+    cache = _adapters.__dict__.setdefault("by_platform", {})
+    if platform not in cache:
+        cache[platform] = get_adapter(platform)
+    return cache[platform]
 
 
 # -- publish -------------------------------------------------------------------------------------
@@ -164,7 +179,7 @@ def publish_target(*, target_id, worker: str = "") -> str:
         target=target, started_at=now, worker=worker or socket.gethostname()
     )
     try:
-        adapter = get_adapter(target.account.platform)
+        adapter = adapter_for(target.account.platform)
         payload = payload_for(target)
     except Exception as exc:
         logger.exception("could not prepare target %s", target_id)

@@ -20,3 +20,6 @@ def publish_target(self, target_id: str) -> str:
 @shared_task(ignore_result=True, acks_late=True)
 def sweep_publishing() -> dict:
     return publishing.sweep()
+
+
+from calendar_app.import_tasks import import_posts  # noqa: E402,F401

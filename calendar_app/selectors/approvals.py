@@ -1,0 +1,62 @@
+"""Reads of the approval workflow: what waits for the staff, what waits for the client, and the
+history of one post's decisions. Each list is a fixed number of queries, whatever its length."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from agency.models import Brand, Role
+from agency.permissions import brands_for_user
+from calendar_app.models import ApprovalDecision, Post, PostTarget
+
+__all__ = [
+    "approval_decisions",
+    "client_brands_for_user",
+    "posts_for_client_review",
+    "posts_in_review",
+    "staff_brands_for_user",
+]
+
+
+def staff_brands_for_user(*, user) -> QuerySet[Brand]:
+    return brands_for_user(user=user).exclude(user_role=Role.CLIENT)
+
+
+def client_brands_for_user(*, user) -> QuerySet[Brand]:
+    return brands_for_user(user=user).filter(user_role=Role.CLIENT)
+
+
+def _with_targets(qs: QuerySet[Post]) -> QuerySet[Post]:
+    return qs.select_related("brand", "author").prefetch_related(
+        Prefetch(
+            "targets",
+            queryset=PostTarget.objects.select_related("account").order_by("account__platform"),
+        )
+    )
+
+
+def posts_in_review(*, user, brand: Brand | None = None) -> QuerySet[Post]:
+    """Posts waiting for the internal review in the brands the user works on as staff,
+    the longest-waiting (earliest planned) first."""
+    qs = Post.objects.filter(
+        brand__in=staff_brands_for_user(user=user).values("pk"),
+        approval_state=Post.Approval.IN_REVIEW,
+    )
+    if brand is not None:
+        qs = qs.filter(brand=brand)
+    return _with_targets(qs).order_by("scheduled_at", "created_at")
+
+
+def posts_for_client_review(*, user) -> QuerySet[Post]:
+    """Posts the agency sent to this client user, soonest planned first."""
+    return _with_targets(
+        Post.objects.filter(
+            brand__in=client_brands_for_user(user=user).values("pk"),
+            approval_state=Post.Approval.CLIENT_REVIEW,
+        )
+    ).order_by("scheduled_at", "created_at")
+
+
+def approval_decisions(*, post: Post) -> QuerySet[ApprovalDecision]:
+    """The post's approval history, newest first."""
+    return ApprovalDecision.objects.filter(post=post).select_related("by")
