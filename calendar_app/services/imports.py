@@ -565,7 +565,7 @@ def import_chunk(*, job: ImportJob, rows: list[ImportRow], start: int) -> bool:
     exactly `start` (another delivery got there first)."""
     now = timezone.now()
     locked = (
-        ImportJob.objects.select_for_update()
+        ImportJob.objects.select_for_update(of=("self",))
         .filter(pk=job.pk, status=ImportJob.Status.RUNNING, processed_rows=start)
         .first()
     )
@@ -616,7 +616,7 @@ def import_chunk(*, job: ImportJob, rows: list[ImportRow], start: int) -> bool:
 def _import_finish(job: ImportJob) -> bool:
     with transaction.atomic():
         locked = (
-            ImportJob.objects.select_for_update()
+            ImportJob.objects.select_for_update(of=("self",))
             .select_related("brand")
             .filter(pk=job.pk, status=ImportJob.Status.RUNNING)
             .first()
@@ -668,7 +668,7 @@ def import_job_fail(*, job: ImportJob, message: str, errors: list[dict] | None =
     step), record why, and tell the user. False if the job had already ended."""
     with transaction.atomic():
         locked = (
-            ImportJob.objects.select_for_update()
+            ImportJob.objects.select_for_update(of=("self",))
             .select_related("brand__agency", "created_by")
             .filter(pk=job.pk, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
             .first()

@@ -193,7 +193,10 @@ def post_add_to_queue(*, post: Post, by) -> Post:
     The account rows are locked (in a fixed order, so two posts sharing accounts cannot
     deadlock) while slots are chosen, so two people queueing at once get different slots.
     """
-    post = Post.objects.select_for_update().select_related("brand__agency").get(pk=post.pk)
+    # of=("self",): locking the brand row too would make every queueing of the brand wait.
+    post = (
+        Post.objects.select_for_update(of=("self",)).select_related("brand__agency").get(pk=post.pk)
+    )
     targets = list(post.targets.select_related("account__brand").order_by("account_id"))
     if not targets:
         raise ValidationError("This post has no accounts to queue it for.")

@@ -468,7 +468,6 @@ def test_two_people_queueing_at_the_same_moment_get_different_slots(monkeypatch)
 
     def slow_next_free(**kwargs):
         found = original(**kwargs)
-        print('FOUND', threading.current_thread().name, found, clock.time())
         clock.sleep(0.5)
         return found
 
@@ -491,7 +490,6 @@ def test_two_people_queueing_at_the_same_moment_get_different_slots(monkeypatch)
     for thread in threads:
         thread.join(timeout=30)
 
-    print(errors, list(PostTarget.objects.values_list('due_at','state')))
     assert errors == []
     due = sorted(PostTarget.objects.filter(account=account).values_list("due_at", flat=True))
     assert len(due) == 2

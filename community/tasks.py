@@ -1,0 +1,1 @@
+"""Thin Celery tasks of the community app (see each module docstring)."""

@@ -1,0 +1,12 @@
+from community.views import curation, giveaways, health, inbox, listening, webhooks
+
+app_name = "community"
+
+urlpatterns = [
+    *inbox.urlpatterns,
+    *webhooks.urlpatterns,
+    *listening.urlpatterns,
+    *curation.urlpatterns,
+    *giveaways.urlpatterns,
+    *health.urlpatterns,
+]
