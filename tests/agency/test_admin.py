@@ -164,6 +164,7 @@ def test_changing_a_brand_in_the_admin_is_audited(login, superuser, brand):
             "contact_email": brand.contact_email,
             "primary_color": brand.primary_color,
             "secondary_color": brand.secondary_color,
+            "approval_workflow": brand.approval_workflow,
             "social_accounts-TOTAL_FORMS": "0",
             "social_accounts-INITIAL_FORMS": "0",
         },
