@@ -288,13 +288,39 @@ CELERY_BEAT_SCHEDULE = {
         "task": "calendar_app.tasks.sweep_publishing",
         "schedule": env.float("PUBLISH_SWEEP_EVERY_SECONDS", default=60.0),
     },
+    "listening-spikes": {
+        "task": "community.tasks.detect_listening_spikes",
+        "schedule": env.float("LISTENING_SPIKES_EVERY_SECONDS", default=900.0),
+    },
+    "curation-fetch-feeds": {
+        "task": "community.tasks.fetch_feeds",
+        "schedule": env.float("CURATION_FETCH_EVERY_SECONDS", default=3600.0),
+    },
+    "inbox-poll": {
+        "task": "community.tasks.poll_inboxes",
+        "schedule": env.float("INBOX_POLL_EVERY_SECONDS", default=120.0),
+    },
+    "inbox-sweep-replies": {
+        "task": "community.tasks.sweep_replies",
+        "schedule": env.float("INBOX_SWEEP_EVERY_SECONDS", default=15.0),
+    },
+    "inbox-sweep-webhooks": {
+        "task": "community.tasks.sweep_webhooks",
+        "schedule": env.float("INBOX_SWEEP_EVERY_SECONDS", default=15.0),
+    },
 }
+CURATION_FEED_TIMEOUT_SECONDS = env.float("CURATION_FEED_TIMEOUT_SECONDS", default=15.0)
+CURATION_FEED_MAX_BYTES = env.int("CURATION_FEED_MAX_BYTES", default=5 * 1024 * 1024)
 # Publishing is I/O bound and runs on its own queue (a thread pool in production); dispatch and
 # sweeps on theirs, so slow platforms never delay the next dispatch.
 CELERY_TASK_ROUTES = {
     "calendar_app.tasks.publish_target": {"queue": "publish"},
     "calendar_app.tasks.dispatch_due_posts": {"queue": "dispatch"},
     "calendar_app.tasks.sweep_publishing": {"queue": "dispatch"},
+    "community.tasks.send_reply": {"queue": "publish"},
+    "community.tasks.sweep_replies": {"queue": "dispatch"},
+    "community.tasks.sweep_webhooks": {"queue": "dispatch"},
+    "community.tasks.poll_inboxes": {"queue": "dispatch"},
 }
 
 PUBLISH_DISPATCH_BATCH = env.int("PUBLISH_DISPATCH_BATCH", default=1000)
@@ -303,3 +329,10 @@ PUBLISH_QUEUED_STALE_SECONDS = env.int("PUBLISH_QUEUED_STALE_SECONDS", default=6
 PUBLISH_MAX_ATTEMPTS = env.int("PUBLISH_MAX_ATTEMPTS", default=6)
 PUBLISH_BACKOFF_BASE_SECONDS = env.float("PUBLISH_BACKOFF_BASE_SECONDS", default=30.0)
 PUBLISH_BACKOFF_CAP_SECONDS = env.float("PUBLISH_BACKOFF_CAP_SECONDS", default=3600.0)
+
+# The inbox: webhook secrets (blank refuses every webhook of that network) and the reply engine.
+META_APP_SECRET = env("META_APP_SECRET", default="")
+META_VERIFY_TOKEN = env("META_VERIFY_TOKEN", default="")
+X_CONSUMER_SECRET = env("X_CONSUMER_SECRET", default="")
+REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=120)
+REPLY_MAX_ATTEMPTS = env.int("REPLY_MAX_ATTEMPTS", default=6)

@@ -1,1 +1,88 @@
-"""Thin Celery tasks of the community app (see each module docstring)."""
+"""Thin Celery tasks of the community app: ids in, a service call, retries owned by the states.
+
+Every task here is idempotent (a second delivery finds the work done or claimed), so they all
+run with acks_late.
+"""
+
+from celery import shared_task
+
+from agency.models import SocialAccount
+from community import inbox_engine
+from community.selectors.inbox import accounts_to_poll, webhook_deliveries_to_retry
+from community.services.inbox import poll_account_inbox, webhook_process
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def process_webhook(delivery_id: int) -> int:
+    return webhook_process(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def sweep_webhooks() -> int:
+    """Re-enqueue deliveries that were stored but not processed (lost task, crash, bug)."""
+    ids = list(webhook_deliveries_to_retry())
+    for delivery_id in ids:
+        process_webhook.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def poll_inboxes() -> int:
+    """Fan out: one poll task per connected account whose network can be polled."""
+    ids = list(accounts_to_poll().values_list("pk", flat=True))
+    for account_id in ids:
+        poll_account.delay(str(account_id))
+    return len(ids)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def poll_account(account_id: str) -> int:
+    account = (
+        SocialAccount.objects.select_related("brand")
+        .filter(pk=account_id, status=SocialAccount.Status.CONNECTED)
+        .first()
+    )
+    return poll_account_inbox(account=account) if account else 0
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def send_reply(message_id: str) -> str:
+    # Idempotent: the pending -> sending claim lets exactly one delivery of this task through.
+    return inbox_engine.send_reply(message_id=message_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def sweep_replies() -> dict:
+    return inbox_engine.sweep()
+
+
+# -- listening and curation -----------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def detect_listening_spikes() -> int:
+    # Idempotent: a SpikeAlert is unique per rule and day, so a rerun alerts nobody twice.
+    from community.services.listening import spikes_detect_all
+
+    return spikes_detect_all()
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def fetch_feeds() -> int:
+    """Fan out: one fetch per feed, so a slow server delays only its own feed."""
+    from community.selectors.curation import feeds_to_fetch
+
+    ids = [str(pk) for pk in feeds_to_fetch()]
+    for feed_id in ids:
+        fetch_feed.delay(feed_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True, acks_late=True, soft_time_limit=120, time_limit=150)
+def fetch_feed(feed_id: str) -> str:
+    # Idempotent: suggestions are unique per brand and link; a conditional GET makes a rerun cheap.
+    from community.models import Feed
+    from community.services.curation import feed_fetch
+
+    feed = Feed.objects.filter(pk=feed_id).first()
+    return feed_fetch(feed=feed).status if feed else "gone"

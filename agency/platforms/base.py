@@ -13,6 +13,7 @@ from agency.platforms.errors import OutcomeUnknown, TransientError
 
 if TYPE_CHECKING:
     from agency.models import SocialAccount
+    from agency.platforms.inbox import InboxPage
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,30 @@ class PlatformAdapter:
             if not sent_is_unknown:
                 raise TransientError(f"{self.name} did not answer in time.") from None
             raise OutcomeUnknown(f"{self.name} did not answer in time after the request.") from None
+
+    # -- the inbox (community app) ---------------------------------------------------------------
+    # True where `fetch_inbox` works: the beat polls only those accounts.
+    supports_inbox_polling: ClassVar[bool] = False
+
+    def fetch_inbox(self, account: SocialAccount, since_cursor: str) -> InboxPage:
+        """Comments, mentions and direct messages newer than `since_cursor` ("" at first)."""
+        from agency.platforms.errors import Rejected
+
+        raise Rejected(f"{self.name} does not support reading the inbox by polling.")
+
+    def reply(
+        self, account: SocialAccount, message, text: str, *, idempotency_key: str
+    ) -> PublishResult:
+        """Answer one inbound community Message. After an unknown outcome the engine asks
+        `find_published` with the same key, as for posts."""
+        from agency.platforms.errors import Rejected
+
+        raise Rejected(f"{self.name} does not support replying from the inbox yet.")
+
+    def compose_reply(self, message, text: str) -> str:
+        """The text a reply is sent with (and found again by): some networks need the
+        person's @handle in it to reach them."""
+        return text
 
 
 def _reason(exc: Exception) -> str:

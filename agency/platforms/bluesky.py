@@ -372,6 +372,83 @@ class BlueskyAdapter(PlatformAdapter):
             )
         raise Rejected(f"Bluesky refused the post: {words}.", status=status, excerpt=response.text)
 
+    # -- the inbox -------------------------------------------------------------------------------
+    # app.bsky.notification.listNotifications pages backwards in time (its cursor leads to
+    # older notifications), so our cursor is the indexedAt of the newest one stored: a poll reads
+    # pages until it reaches what it already has.
+    supports_inbox_polling = True
+    inbox_reasons = ("mention", "reply", "quote")
+    inbox_max_pages = 5
+
+    def fetch_inbox(self, account: SocialAccount, since_cursor: str):
+        from agency.platforms.inbox import InboxPage, parse_iso
+
+        pds = self._pds(account)
+        since = parse_iso(since_cursor) if since_cursor else None
+        items = []
+        newest = since
+        page_cursor = ""
+        for _ in range(self.inbox_max_pages):
+            params = {"limit": 50, **({"cursor": page_cursor} if page_cursor else {})}
+            response = self._call(
+                account,
+                pds,
+                "GET",
+                "app.bsky.notification.listNotifications",
+                params=params,
+                sent_is_unknown=False,
+            )
+            if response.status_code != 200:
+                self._raise_for(response, sent=False)
+            data = _json(response) or {}
+            notifications = data.get("notifications")
+            if not isinstance(notifications, list):
+                raise TransientError("Bluesky listed the notifications in an unreadable form.")
+            reached_known = False
+            for notification in notifications:
+                if not isinstance(notification, dict):
+                    continue
+                indexed = parse_iso(str(notification.get("indexedAt") or ""))
+                if since is not None and indexed is not None and indexed <= since:
+                    reached_known = True
+                    continue
+                if indexed is not None and (newest is None or indexed > newest):
+                    newest = indexed
+                item = _inbound_from_notification(notification, self.inbox_reasons)
+                if item is not None:
+                    items.append(item)
+            page_cursor = str(data.get("cursor") or "")
+            if reached_known or not page_cursor or since is None:
+                break
+        next_cursor = newest.isoformat() if newest is not None else since_cursor
+        return InboxPage(items=tuple(items), next_cursor=next_cursor)
+
+    def reply(
+        self, account: SocialAccount, message, text: str, *, idempotency_key: str
+    ) -> PublishResult:
+        """A post whose record names the thread's root and the message it answers; its record
+        key comes from the idempotency key, so `find_published` finds it after a lost answer."""
+        raw = message.raw or {}
+        cid = raw.get("cid")
+        if not message.platform_message_id or not cid:
+            raise Rejected("Bluesky needs the message's uri and cid to reply; they are unknown.")
+        parent = {"uri": message.platform_message_id, "cid": cid}
+        root = ((raw.get("record") or {}).get("reply") or {}).get("root") or parent
+        pds = self._pds(account)
+        session = self._session(account, pds)
+        record: dict = {
+            "$type": POST_COLLECTION,
+            "text": text,
+            "createdAt": _now_iso(),
+            "reply": {"root": root, "parent": parent},
+        }
+        facets = link_facets(text)
+        if facets:
+            record["facets"] = facets
+        rkey = record_key(idempotency_key)
+        created = self._create_record(account, pds, session["did"], rkey, record)
+        return self._result(account, session, rkey, created)
+
 
 def _compose_text(payload: PostPayload) -> str:
     text = payload.text or ""
@@ -418,3 +495,30 @@ def _read_media(item: MediaItem) -> bytes:
 
     with default_storage.open(item.path, "rb") as handle:
         return handle.read()
+
+
+def _inbound_from_notification(notification: dict, reasons: tuple[str, ...]):
+    from agency.platforms.inbox import KIND_COMMENT, KIND_MENTION, InboundItem, parse_iso
+
+    reason = notification.get("reason")
+    uri = str(notification.get("uri") or "")
+    if reason not in reasons or not uri:
+        return None
+    record = notification.get("record") or {}
+    author = notification.get("author") or {}
+    reply = record.get("reply") or {}
+    root_uri = str((reply.get("root") or {}).get("uri") or "")
+    is_reply = reason == "reply" and root_uri
+    return InboundItem(
+        kind=KIND_COMMENT if is_reply else KIND_MENTION,
+        thread_id=root_uri if is_reply else uri,
+        message_id=uri,
+        author_handle=f"@{author['handle']}" if author.get("handle") else "",
+        author_name=str(author.get("displayName") or ""),
+        author_id=str(author.get("did") or ""),
+        text=str(record.get("text") or ""),
+        sent_at=parse_iso(str(record.get("createdAt") or notification.get("indexedAt") or "")),
+        in_reply_to=str((reply.get("parent") or {}).get("uri") or ""),
+        post_external_id=root_uri if is_reply else "",
+        raw=notification,
+    )

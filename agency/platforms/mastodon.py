@@ -264,6 +264,72 @@ class MastodonAdapter(PlatformAdapter):
             excerpt=excerpt,
         )
 
+    # -- the inbox -------------------------------------------------------------------------------
+    # GET /api/v1/notifications?types[]=mention&min_id=<cursor>: mentions include replies to our
+    # statuses and direct messages (a status with visibility "direct").
+    supports_inbox_polling = True
+    inbox_page_size = 40
+
+    def fetch_inbox(self, account: SocialAccount, since_cursor: str):
+        from agency.platforms.inbox import InboxPage
+
+        base = self._server(account)
+        params: dict = {"types[]": "mention", "limit": self.inbox_page_size}
+        if since_cursor:
+            params["min_id"] = since_cursor
+        response = self._request(
+            "GET",
+            f"{base}/api/v1/notifications",
+            params=params,
+            headers=self._auth(account),
+            sent_is_unknown=False,
+        )
+        if response.status_code != 200:
+            self._raise_for(response, sent=False)
+        try:
+            notifications = response.json()
+        except ValueError:
+            notifications = None
+        if not isinstance(notifications, list):
+            raise TransientError(
+                "Mastodon listed the notifications in an unreadable form.",
+                status=response.status_code,
+                excerpt=response.text,
+            )
+        items = []
+        cursor = since_cursor
+        for notification in notifications:
+            if not isinstance(notification, dict) or not notification.get("id"):
+                continue
+            if _id_after(str(notification["id"]), cursor):
+                cursor = str(notification["id"])
+            item = _inbound_from_notification(account, notification)
+            if item is not None:
+                items.append(item)
+        return InboxPage(items=tuple(items), next_cursor=cursor)
+
+    def compose_reply(self, message, text: str) -> str:
+        # Without the @handle in the text the person is not notified of the answer.
+        handle = (message.author_handle or "").strip()
+        if handle and not handle.startswith("@"):
+            handle = f"@{handle}"
+        return text if not handle or handle in text else f"{handle} {text}"
+
+    def reply(
+        self, account: SocialAccount, message, text: str, *, idempotency_key: str
+    ) -> PublishResult:
+        base = self._server(account)
+        kind = getattr(message.conversation, "kind", "")
+        body = {
+            "status": text,
+            "in_reply_to_id": message.platform_message_id,
+            "visibility": "direct" if kind == "direct" else "public",
+        }
+        status = self._post_status(base, self._auth(account), body, idempotency_key)
+        return PublishResult(
+            external_id=str(status["id"]), url=status.get("url") or "", raw={"id": status["id"]}
+        )
+
 
 def _compose_text(payload: PostPayload) -> str:
     text = payload.text or ""
@@ -319,3 +385,47 @@ def _read_media(item: MediaItem) -> bytes:
 
     with default_storage.open(item.path, "rb") as handle:
         return handle.read()
+
+
+def _id_after(candidate: str, current: str) -> bool:
+    """Mastodon ids are numeric strings that grow with time: compare them as numbers."""
+    if not current:
+        return True
+    if candidate.isdigit() and current.isdigit():
+        return int(candidate) > int(current)
+    return (len(candidate), candidate) > (len(current), current)
+
+
+def _inbound_from_notification(account, notification: dict):
+    from agency.platforms.inbox import KIND_COMMENT, KIND_DIRECT, KIND_MENTION, InboundItem
+
+    status = notification.get("status")
+    if (
+        notification.get("type") != "mention"
+        or not isinstance(status, dict)
+        or not status.get("id")
+    ):
+        return None
+    author = notification.get("account") or status.get("account") or {}
+    acct = str(author.get("acct") or "")
+    replied_to = str(status.get("in_reply_to_id") or "")
+    to_us = replied_to and str(status.get("in_reply_to_account_id") or "") == account.external_id
+    if status.get("visibility") == "direct":
+        kind, thread, post = KIND_DIRECT, f"dm:{acct}", ""
+    elif to_us:
+        kind, thread, post = KIND_COMMENT, replied_to, replied_to
+    else:
+        kind, thread, post = KIND_MENTION, str(status["id"]), ""
+    return InboundItem(
+        kind=kind,
+        thread_id=thread,
+        message_id=str(status["id"]),
+        author_handle=f"@{acct}" if acct else "",
+        author_name=str(author.get("display_name") or ""),
+        author_id=str(author.get("id") or ""),
+        text=_html_to_text(str(status.get("content") or "")).strip(),
+        sent_at=_parse_time(str(status.get("created_at") or notification.get("created_at") or "")),
+        in_reply_to=replied_to,
+        post_external_id=post,
+        raw=notification,
+    )

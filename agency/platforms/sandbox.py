@@ -7,11 +7,14 @@ next through a SandboxScript row for the account, or with a marker in the post t
 
 from __future__ import annotations
 
+import hashlib
 import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from agency.platforms.base import PlatformAdapter, PlatformRules, PostPayload, PublishResult
 from agency.platforms.errors import (
@@ -102,3 +105,85 @@ class SandboxAdapter(PlatformAdapter):
     def _result(self, post) -> PublishResult:
         path = reverse("sandbox-post", args=[post.pk])
         return PublishResult(external_id=str(post.pk), url=f"{settings.SITE_URL.rstrip('/')}{path}")
+
+    # -- the inbox -------------------------------------------------------------------------------
+    # The sandbox's audience: a few comments and one direct message per published post, arriving
+    # one per time bucket after the post. Everything is derived from the post id and the index,
+    # so polling twice (or after a restart) finds the same messages with the same ids.
+    supports_inbox_polling = True
+    inbox_bucket = timedelta(minutes=10)
+    inbox_window = timedelta(days=14)
+
+    def fetch_inbox(self, account, since_cursor: str, *, now: datetime | None = None):
+        from agency.models import SandboxPost
+        from agency.platforms.inbox import InboxPage, parse_iso
+        from calendar_app.models import PostTarget, TargetState
+
+        now = now or timezone.now()
+        since = parse_iso(since_cursor) if since_cursor else None
+        # Only our published posts draw an audience, not the sandbox's records of our replies.
+        published = set(
+            PostTarget.objects.filter(account=account, state=TargetState.PUBLISHED).values_list(
+                "external_id", flat=True
+            )
+        )
+        posts = SandboxPost.objects.filter(
+            account=account, created_at__gte=now - self.inbox_window
+        ).order_by("created_at")
+        items = []
+        for post in posts:
+            if str(post.pk) not in published:
+                continue
+            for index, script in enumerate(_AUDIENCE[_pick(post.pk, len(_AUDIENCE))]):
+                sent_at = post.created_at + self.inbox_bucket * (index + 1)
+                if sent_at > now or (since is not None and sent_at <= since):
+                    continue
+                items.append(_sandbox_item(post, index, sent_at, *script))
+        items.sort(key=lambda item: item.sent_at)
+        cursor = items[-1].sent_at.isoformat() if items else since_cursor
+        return InboxPage(items=tuple(items), next_cursor=cursor)
+
+    def reply(self, account, message, text: str, *, idempotency_key: str) -> PublishResult:
+        """A reply is stored like a post (a SandboxPost under the reply's key), so the same
+        markers and scripts provoke each failure and `find_published` settles a lost answer."""
+        return self.publish(account, PostPayload(text=text), idempotency_key=idempotency_key)
+
+
+# (kind, handle, name, text): one of these conversations per post, picked by the post's id.
+_AUDIENCE = [
+    [
+        ("comment", "@lena_brews", "Lena", "Love this! Is it available in oat milk too?"),
+        ("comment", "@tom.k", "Tom K", "Great post, thanks for sharing."),
+        ("direct", "@lena_brews", "Lena", "Hi! Do you ship to Austria?"),
+    ],
+    [
+        ("comment", "@grumpy_gus", "Gus", "My order arrived late and cold. Really disappointed."),
+        ("comment", "@maria.s", "Maria", "Looks amazing 😍"),
+    ],
+    [
+        ("comment", "@deskjockey", "Sam", "What time do you open on Sundays?"),
+        ("direct", "@deskjockey", "Sam", "Can I book a table for six this Friday?"),
+        ("comment", "@nora", "Nora", "Terrible service yesterday, nobody answered the phone."),
+    ],
+]
+
+
+def _pick(post_id, choices: int) -> int:
+    return int(hashlib.sha256(str(post_id).encode()).hexdigest(), 16) % choices
+
+
+def _sandbox_item(post, index: int, sent_at, kind: str, handle: str, name: str, text: str):
+    from agency.platforms.inbox import InboundItem
+
+    thread = str(post.pk) if kind == "comment" else f"dm:{handle}"
+    return InboundItem(
+        kind=kind,
+        thread_id=thread,
+        message_id=f"sbx-{post.pk}-{index}",
+        author_handle=handle,
+        author_name=name,
+        text=text,
+        sent_at=sent_at,
+        post_external_id=str(post.pk) if kind == "comment" else "",
+        raw={"sandbox_post": str(post.pk), "index": index},
+    )

@@ -445,6 +445,9 @@ def post_compose(
     elif action == "queue":
         services.post_add_to_queue(post=post, by=by)
     elif action == "submit":
+        if at is not None:
+            # Keep the planned time: the final approval schedules the post for it.
+            services.post_schedule(post=post, at=at, by=by)
         services.post_submit_for_approval(post=post, by=by)
     else:
         raise ValidationError(f"Unknown action {action!r}.")

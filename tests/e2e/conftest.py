@@ -86,3 +86,11 @@ def screenshot(page):
         return path
 
     return _shot
+
+
+# The real-worker fixtures of tests/live, for browser tests whose pages wait on a task.
+from tests.live.conftest import (  # noqa: E402,F401
+    _celery_processes,
+    celery_env,
+    celery_worker_process,
+)
