@@ -30,6 +30,7 @@ urlpatterns = [
     path("sandbox/posts/<uuid:post_id>/", sandbox_views.sandbox_post, name="sandbox-post"),
     path("", include("calendar_app.urls")),
     path("", include("community.urls")),
+    path("", include("ads.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("auth/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,1 @@
+"""Thin Celery tasks of the marketer's side (see each function)."""
