@@ -419,9 +419,15 @@ def post_compose(
             )
         if not accounts:
             raise ValidationError({"accounts": ["Choose at least one social account."]})
+        approved_content = services.post_content_fingerprint(post=post)
         _sync_targets(post=post, accounts=accounts, variants=variants)
         post.media.set(media)
+        for target in post.targets.all():
+            target.media_override.set(variants.get(str(target.account_id), {}).get("media") or [])
         services.post_update(post=post, by=by, data=fields)
+        if services.post_content_fingerprint(post=post) != approved_content:
+            # A variant, media or account changed: the approval no longer covers it.
+            services.post_reopen_review(post=post, by=by)
         post.refresh_from_db()
         _audit(
             post,

@@ -24,10 +24,12 @@ S = TargetState
 __all__ = [
     "POST_EDITABLE_FIELDS",
     "post_cancel",
+    "post_content_fingerprint",
     "post_create",
     "post_delete",
     "post_is_publishable",
     "post_problems",
+    "post_reopen_review",
     "post_schedule",
     "post_update",
     "schedule_targets",
@@ -263,22 +265,52 @@ def post_update(*, post: Post, by, data: dict[str, Any]) -> Post:
         raise ValidationError(
             {"text": [message for messages in problems.values() for message in messages]}
         )
-    content_changed = set(changed) - {"title", "tags"}
-    needs_review = post.brand.approval_workflow != Brand.ApprovalWorkflow.NONE
-    if content_changed and needs_review and post.approval_state != Post.Approval.DRAFT:
-        # What was approved is not what will be published any more.
-        from calendar_app.models import ApprovalDecision
-
-        post.approval_state = Post.Approval.IN_REVIEW
-        post.save(update_fields=["approval_state", "updated_at"])
-        unschedule_targets(post=post)
-        ApprovalDecision.objects.create(
-            post=post,
-            by=by if getattr(by, "is_authenticated", False) else None,
-            kind=ApprovalDecision.Kind.REOPENED,
-        )
+    if set(changed) - {"title", "tags"}:
+        post_reopen_review(post=post, by=by)
     _audit(post, by=by, action="post.updated", data={"fields": changed})
     return post
+
+
+def post_content_fingerprint(*, post: Post) -> tuple:
+    """Everything of a post that reaches the audience: text, link, media and every variant.
+    Two equal fingerprints mean an approval still covers what will be published."""
+    targets = post.targets.order_by("account_id").prefetch_related("media_override")
+    return (
+        post.text,
+        post.link,
+        tuple(sorted(str(pk) for pk in post.media.values_list("pk", flat=True))),
+        tuple(
+            (
+                str(t.account_id),
+                t.text_override,
+                t.first_comment,
+                tuple(sorted(str(m.pk) for m in t.media_override.all())),
+            )
+            for t in targets
+        ),
+    )
+
+
+def post_reopen_review(*, post: Post, by) -> bool:
+    """What was approved is not what will be published any more: back to review, targets back
+    to draft. Returns True if it reopened (brands without a workflow never need it)."""
+    from calendar_app.models import ApprovalDecision
+
+    post.refresh_from_db(fields=["approval_state"])
+    if post.brand.approval_workflow == Brand.ApprovalWorkflow.NONE or post.approval_state in (
+        Post.Approval.DRAFT,
+        Post.Approval.IN_REVIEW,
+    ):
+        return False
+    post.approval_state = Post.Approval.IN_REVIEW
+    post.save(update_fields=["approval_state", "updated_at"])
+    unschedule_targets(post=post)
+    ApprovalDecision.objects.create(
+        post=post,
+        by=by if getattr(by, "is_authenticated", False) else None,
+        kind=ApprovalDecision.Kind.REOPENED,
+    )
+    return True
 
 
 @transaction.atomic

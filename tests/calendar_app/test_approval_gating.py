@@ -49,3 +49,33 @@ def test_editing_the_text_of_an_approved_post_sends_it_back_to_review(brand, acc
     assert post.approval_state == Post.Approval.IN_REVIEW
     assert post.targets.get().state == S.DRAFT
     assert post.decisions.get().kind == ApprovalDecision.Kind.REOPENED
+
+
+def test_editing_only_a_variant_in_the_composer_sends_an_approved_post_back_to_review(
+    brand, account, manager
+):
+    from calendar_app.services import post_compose
+
+    brand.approval_workflow = Brand.ApprovalWorkflow.INTERNAL
+    brand.save()
+    at = timezone.now() + timedelta(hours=3)
+    post = post_create(brand=brand, by=manager, accounts=[account], text="v1", scheduled_at=at)
+    Post.objects.filter(pk=post.pk).update(approval_state=Post.Approval.APPROVED)
+    post.targets.update(state=S.SCHEDULED, due_at=at)
+
+    # Saving the same content again keeps the approval.
+    post_compose(brand=brand, by=manager, post=post, accounts=[account], text="v1")
+    post.refresh_from_db()
+    assert post.approval_state == Post.Approval.APPROVED
+
+    post_compose(
+        brand=brand,
+        by=manager,
+        post=post,
+        accounts=[account],
+        text="v1",
+        variants={account.pk: {"text": "A variant the reviewer never saw"}},
+    )
+    post.refresh_from_db()
+    assert post.approval_state == Post.Approval.IN_REVIEW
+    assert post.targets.get().state == S.DRAFT
