@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("calendar_app.urls")),
     path("", include("community.urls")),
     path("", include("ads.urls")),
+    path("", include("reports.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("auth/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

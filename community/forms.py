@@ -93,3 +93,15 @@ class ReplyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "id": "reply-box"}),
         max_length=10000,
     )
+
+
+class SavedReplyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What the team sees on the button in the inbox, e.g. Shipping."
+    )
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=10000,
+        help_text="Placeholders: {first_name}, {brand} and {handle}; they are filled in for "
+        "each conversation.",
+    )

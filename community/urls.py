@@ -1,4 +1,4 @@
-from community.views import curation, giveaways, health, inbox, listening, webhooks
+from community.views import curation, giveaways, health, inbox, listening, saved_replies, webhooks
 
 app_name = "community"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     *curation.urlpatterns,
     *giveaways.urlpatterns,
     *health.urlpatterns,
+    *saved_replies.urlpatterns,
 ]

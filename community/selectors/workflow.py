@@ -48,6 +48,7 @@ __all__ = [
     "inbox_brands_for_user",
     "inbox_conversations",
     "inbox_staff_for_user",
+    "saved_replies_for_brand",
     "thread_changed_since",
     "thread_items",
 ]
@@ -240,6 +241,11 @@ class ConversationDetail:
     saved_replies: list[SavedReply]
     first_response_delay: timedelta | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def saved_replies_for_brand(*, brand: Brand) -> QuerySet[SavedReply]:
+    """The brand's saved replies by name (its management page and the inbox's picker)."""
+    return SavedReply.objects.filter(brand=brand).order_by("name")
 
 
 def thread_items(*, conversation: Conversation) -> list[tuple[str, Any]]:

@@ -1,0 +1,1 @@
+"""Thin Celery tasks of reports (see each function)."""

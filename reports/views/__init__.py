@@ -1,0 +1,1 @@
+"""Pages of reports and the client portal; each module has its `urlpatterns`, joined in reports/urls.py."""
