@@ -152,6 +152,17 @@ def demo_posts_load(
     return calendar_demo_posts(brands=brands, by=by)
 
 
+def demo_metrics_load(*, brands: list[Brand]) -> None:
+    """Sixty days of sandbox metrics, so the reports have something to show on first run.
+    Brands that already have metrics are left alone (the beat task keeps them current)."""
+    from reports.models import AccountMetricsDaily
+    from reports.services import metrics_backfill
+
+    for brand in brands:
+        if not AccountMetricsDaily.objects.filter(account__brand=brand).exists():
+            metrics_backfill(brand=brand, days=60)
+
+
 @transaction.atomic
 def demo_data_load(*, stdout: TextIO | None = None, reset_passwords: bool = False) -> dict:
     """Create whatever is missing of the demo agency, brands, accounts and users."""
@@ -206,6 +217,7 @@ def demo_data_load(*, stdout: TextIO | None = None, reset_passwords: bool = Fals
 
     admin = users[0]["user"]
     created["posts"] = demo_posts_load(agency=agency, brands=brands, by=admin, stdout=stdout)
+    demo_metrics_load(brands=brands)
 
     _say(
         stdout,

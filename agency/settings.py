@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "reports.middleware.ClientPortalOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -165,6 +166,10 @@ STORAGES = {
 AGENCY_MAX_UPLOAD_BYTES = env.int("AGENCY_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Tracked links (/l/<code>): count unique visitors per link and day with a first-party cookie
+# that holds only the date. Off by default: then only clicks are counted.
+AGENCY_LINK_UNIQUE_COOKIE = env.bool("AGENCY_LINK_UNIQUE_COOKIE", default=False)
+
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
@@ -218,7 +223,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Role shows as `role` and `your_role`; one enum name for it keeps the schema warning-free.
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "agency.models.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "agency.models.Role",
+        "PlatformEnum": "agency.models.Platform",
+        "AdPlatformEnum": "ads.models.AdPlatform",
+        "CampaignStatusEnum": "ads.serializers.CampaignStatus",
+    },
 }
 
 # Celery: the embedded default is kombu's file-system transport, which needs no server.
@@ -308,6 +318,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "community.tasks.sweep_webhooks",
         "schedule": env.float("INBOX_SWEEP_EVERY_SECONDS", default=15.0),
     },
+    # Daily: re-syncs yesterday and today in each brand's zone, so every day is read again
+    # once it is over.
+    "metrics-sync": {"task": "reports.tasks.sync_metrics", "schedule": 24 * 3600.0},
+    "goal-statuses": {"task": "reports.tasks.record_goal_statuses", "schedule": 3600.0},
+    # Hourly: e-mails each scheduled report's last complete period, once per period.
+    "send-due-reports": {"task": "reports.tasks.send_due_reports", "schedule": 3600.0},
 }
 CURATION_FEED_TIMEOUT_SECONDS = env.float("CURATION_FEED_TIMEOUT_SECONDS", default=15.0)
 CURATION_FEED_MAX_BYTES = env.int("CURATION_FEED_MAX_BYTES", default=5 * 1024 * 1024)
@@ -336,3 +352,18 @@ META_VERIFY_TOKEN = env("META_VERIFY_TOKEN", default="")
 X_CONSUMER_SECRET = env("X_CONSUMER_SECRET", default="")
 REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=120)
 REPLY_MAX_ATTEMPTS = env.int("REPLY_MAX_ATTEMPTS", default=6)
+
+# Paid insights (ads app): the daily sync re-reads the last days (platforms revise conversions
+# for a while), and pacing alerts fire past this fraction off plan either way.
+ADS_INSIGHTS_LOOKBACK_DAYS = env.int("ADS_INSIGHTS_LOOKBACK_DAYS", default=7)
+ADS_PACING_THRESHOLD = env.float("ADS_PACING_THRESHOLD", default=0.2)
+CELERY_BEAT_SCHEDULE |= {
+    "ads-sync-insights": {
+        "task": "ads.tasks.sync_all_insights",
+        "schedule": env.float("ADS_INSIGHTS_SYNC_EVERY_SECONDS", default=86400.0),
+    },
+    "ads-check-pacing": {
+        "task": "ads.tasks.check_pacing",
+        "schedule": env.float("ADS_PACING_EVERY_SECONDS", default=3600.0),
+    },
+}

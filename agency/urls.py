@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from ads import link_redirect
 from agency import sandbox_views, views
 
 urlpatterns = [
@@ -33,6 +34,7 @@ urlpatterns = [
     path("", include("ads.urls")),
     path("", include("reports.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("l/<slug:code>", link_redirect.follow, name="tracked-link"),
     path("auth/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("agency.api_urls")),

@@ -74,7 +74,13 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def start_workers(
-    *, count: int, pool: str, concurrency: int, log_dir: Path, counter_url: str
+    *,
+    count: int,
+    pool: str,
+    concurrency: int,
+    log_dir: Path,
+    counter_url: str,
+    env: dict[str, str] | None = None,
 ) -> list[Process]:
     """`count` workers on the publish and dispatch queues, returned once each is ready."""
     import redis
@@ -102,8 +108,10 @@ def start_workers(
                 "--without-gossip",
                 "--include=bench.tasks",
             ]
-            env = child_env(BENCH_WORKER_NAME=name, BENCH_COUNTER_URL=counter_url)
-            workers.append(Process(name, argv, env, log_dir / f"{name}.log"))
+            worker_env = child_env(
+                BENCH_WORKER_NAME=name, BENCH_COUNTER_URL=counter_url, **(env or {})
+            )
+            workers.append(Process(name, argv, worker_env, log_dir / f"{name}.log"))
         deadline = time.monotonic() + 60
         for worker in workers:
             while not client.get(READY_KEY.format(name=worker.name)):
@@ -121,6 +129,31 @@ def start_workers(
 def stop_all(processes: list[Process]) -> None:
     for process in reversed(processes):
         process.stop()
+
+
+def start_beat(*, log_dir: Path, env: dict[str, str]) -> Process:
+    """Celery beat as production runs it (the schedule from settings, in the database),
+    returned once it has sent its first due task."""
+    name = f"beat-{uuid.uuid4().hex[:8]}"
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "agency",
+        "beat",
+        # INFO: a line per sent task (a few a second) is how we see it ticking.
+        "--loglevel=INFO",
+        "--scheduler=django_celery_beat.schedulers:DatabaseScheduler",
+        "--pidfile=",
+    ]
+    process = Process(name, argv, child_env(**env), log_dir / f"{name}.log")
+    try:
+        process.wait_for_line("Sending due task", timeout=60)
+    except BaseException:
+        process.stop()
+        raise
+    return process
 
 
 def start_fake_platform(*, delay_ms: float, log_dir: Path) -> tuple[Process, str]:

@@ -117,6 +117,43 @@ class Dispatcher:
         self._stop.set()
         self._thread.join(timeout=30)
 
+    def summary(self) -> dict:
+        return {
+            "dispatch_batches": len(self.batches),
+            "dispatch_seconds": sum(b[2] for b in self.batches),
+            "dispatch_errors": self.errors[:3],
+        }
+
+
+@dataclass
+class BeatDispatcher:
+    """What production runs: beat sends `dispatch_due_posts` every `interval` seconds to the
+    workers' dispatch queue (a full batch re-queues the task at once)."""
+
+    start_beat: object  # () -> bench.procs.Process
+    process: object = None
+
+    def start(self) -> BeatDispatcher:
+        self.process = self.start_beat()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def summary(self) -> dict:
+        return {}
+
+
+def queued_summary(brand: Brand, started: datetime) -> dict:
+    """Batches (one `queued_at` each) and when the last one was claimed, from the database."""
+    rows = PostTarget.objects.filter(post__brand=brand, queued_at__isnull=False)
+    last = rows.aggregate(last=Max("queued_at"))["last"]
+    return {
+        "claim_batches": rows.values("queued_at").distinct().count(),
+        "all_claimed_after": (last - started).total_seconds() if last else None,
+    }
+
 
 def wait_until_published(brand: Brand, total: int, *, timeout: float, check=None) -> bool:
     deadline = time.monotonic() + timeout
@@ -138,27 +175,33 @@ def published_times(brand: Brand) -> list[tuple[datetime, datetime]]:
     )
 
 
-def throughput(*, accounts: int, posts: int, server_url: str, timeout: float, check=None) -> dict:
-    """(b) accounts x posts targets all due already; seconds from the dispatcher's start to the
-    last `published_at`."""
+def throughput(
+    *,
+    accounts: int,
+    posts: int,
+    server_url: str,
+    timeout: float,
+    dispatcher,
+    check=None,
+) -> dict:
+    """(b) accounts x posts targets, all due already when they appear (one transaction) while
+    the dispatcher runs; seconds from that commit to the last `published_at`."""
     total = accounts * posts
-    brand = create_targets(
-        accounts=accounts,
-        posts=posts,
-        due_at=timezone.now() - timedelta(seconds=1),
-        server_url=server_url,
-    )
-    dispatcher = Dispatcher()
-    started = timezone.now()
     dispatcher.start()
     try:
+        brand = create_targets(
+            accounts=accounts,
+            posts=posts,
+            due_at=timezone.now() - timedelta(seconds=1),
+            server_url=server_url,
+        )
+        started = timezone.now()
         done = wait_until_published(brand, total, timeout=timeout, check=check)
     finally:
         dispatcher.stop()
     last = PostTarget.objects.filter(post__brand=brand).aggregate(last=Max("published_at"))["last"]
     published = PostTarget.objects.filter(post__brand=brand, state=S.PUBLISHED).count()
     seconds = (last - started).total_seconds() if last else float("nan")
-    queued_all = (dispatcher.batches[-1][0] - started.timestamp()) if dispatcher.batches else None
     return {
         "targets": total,
         "published": published,
@@ -167,10 +210,8 @@ def throughput(*, accounts: int, posts: int, server_url: str, timeout: float, ch
         "per_second": published / seconds if last else 0.0,
         "states": states_of(brand),
         "attempt_seconds": attempt_seconds(brand),
-        "dispatch_batches": len(dispatcher.batches),
-        "dispatch_seconds": sum(b[2] for b in dispatcher.batches),
-        "all_queued_after": queued_all,
-        "dispatch_errors": dispatcher.errors[:3],
+        **queued_summary(brand, started),
+        **dispatcher.summary(),
     }
 
 
@@ -181,6 +222,7 @@ def lag(
     warmup_accounts: int,
     server_url: str,
     timeout: float,
+    dispatcher,
     check=None,
     reset_stats=None,
 ) -> dict:
@@ -189,7 +231,7 @@ def lag(
     A warm-up batch goes first so every worker thread has its database connection open, as it
     has in a worker that has been running for a while.
     """
-    dispatcher = Dispatcher().start()
+    dispatcher.start()
     try:
         warm = create_targets(
             accounts=warmup_accounts,
@@ -221,4 +263,5 @@ def lag(
         "min": lags[0] if lags else float("nan"),
         "states": states_of(brand),
         "attempt_seconds": attempt_seconds(brand),
+        **queued_summary(brand, due),
     }

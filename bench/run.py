@@ -45,9 +45,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lag-accounts", type=int, default=20, help="(c) accounts")
     p.add_argument("--lag-posts", type=int, default=50, help="(c) posts per account")
     p.add_argument("--delay-ms", type=float, default=200.0, help="fake platform delay per call")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (one per core)")
     p.add_argument("--pool", default="threads")
-    p.add_argument("--concurrency", type=int, default=200, help="per worker process")
+    p.add_argument("--concurrency", type=int, default=100, help="per worker process")
+    p.add_argument(
+        "--dispatcher",
+        choices=("beat", "loop"),
+        default="beat",
+        help="beat: celery beat sends dispatch_due_posts to the workers, as in production; "
+        "loop: dispatch_due() in a loop on a thread of this process",
+    )
+    p.add_argument(
+        "--dispatch-every",
+        type=float,
+        default=1.0,
+        help="PUBLISH_DISPATCH_EVERY_SECONDS for beat (lag includes waiting for its tick)",
+    )
+    p.add_argument(
+        "--dispatch-batch",
+        type=int,
+        default=0,
+        help="PUBLISH_DISPATCH_BATCH for the dispatcher (0: the settings' default)",
+    )
     p.add_argument("--phase-timeout", type=float, default=200.0, help="seconds, per phase")
     p.add_argument("--phases", default="abc", help="which of a, b, c to run")
     p.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md")
@@ -205,6 +224,24 @@ def phase_ceiling(args, *, log_dir: Path, counter_url: str) -> dict:
     }
 
 
+def dispatch_env(args) -> dict[str, str]:
+    env = {"PUBLISH_DISPATCH_EVERY_SECONDS": str(args.dispatch_every)}
+    if args.dispatch_batch:
+        env["PUBLISH_DISPATCH_BATCH"] = str(args.dispatch_batch)
+    return env
+
+
+def make_dispatcher(args, *, log_dir: Path):
+    from bench import procs
+    from bench import publishing as pub
+
+    if args.dispatcher == "loop":
+        return pub.Dispatcher()
+    return pub.BeatDispatcher(
+        start_beat=lambda: procs.start_beat(log_dir=log_dir, env=dispatch_env(args))
+    )
+
+
 def with_workers(args, *, log_dir: Path, counter_url: str, run):
     from bench import procs
 
@@ -214,6 +251,7 @@ def with_workers(args, *, log_dir: Path, counter_url: str, run):
         concurrency=args.concurrency,
         log_dir=log_dir,
         counter_url=counter_url,
+        env=dispatch_env(args),
     )
 
     def check():
@@ -290,17 +328,29 @@ def details(args, results: dict) -> str:
             f"- (a) enqueueing the {fmt(a['tasks'])} tasks alone took "
             f"{fmt(a['enqueue_seconds'], 2)} s (one `apply_async` each, as the dispatcher does)."
         )
+    if args.dispatcher == "beat":
+        how = (
+            f"celery beat sending `dispatch_due_posts` every {fmt(args.dispatch_every, 1)} s "
+            "to the workers' dispatch queue (a full batch re-queues it at once)"
+        )
+    else:
+        how = "`dispatch_due()` in a loop on a thread of the bench process"
+    batch = args.dispatch_batch or "the default"
+    lines.append(f"- Dispatch: {how}; batches of {batch}.")
     if b:
         lines.append(
-            f"- (b) the dispatcher claimed and enqueued everything in {b['dispatch_batches']} "
-            f"batches ({fmt(b['dispatch_seconds'], 2)} s of dispatching, all queued "
-            f"{fmt(b['all_queued_after'], 2)} s after the start); the platform had at most "
-            f"{b['platform']['max_in_flight']} calls in flight; final states {b['states']}."
+            f"- (b) targets were claimed in {b['claim_batches']} batches, the last "
+            f"{fmt(b['all_claimed_after'], 2)} s after the start; the platform had at most "
+            f"{b['platform']['max_in_flight']} calls in flight; one publish took "
+            f"{fmt(b['attempt_seconds'].get('p50'), 3)} s (p50, claim to recorded result); "
+            f"final states {b['states']}."
         )
     if c:
         lines.append(
-            f"- (c) min lag {fmt(c['min'], 2)} s; at most {c['platform']['max_in_flight']} "
-            f"platform calls in flight; final states {c['states']}."
+            f"- (c) min lag {fmt(c['min'], 2)} s; claimed in {c['claim_batches']} batches, "
+            f"the last {fmt(c['all_claimed_after'], 2)} s after T; at most "
+            f"{c['platform']['max_in_flight']} platform calls in flight; final states "
+            f"{c['states']}."
         )
     return "\n".join(lines)
 
@@ -338,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DATABASE_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
     os.environ["AGENCY_LOG_LEVEL"] = "WARNING"
+    os.environ.update(dispatch_env(args))
 
     import django
 
@@ -363,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     fake = None
     began = time.monotonic()
+    load_before = os.getloadavg()
     try:
         fake, fake_url = procs.start_fake_platform(delay_ms=args.delay_ms, log_dir=log_dir)
         print(f"== fake Mastodon on {fake_url}, {args.delay_ms:.0f} ms per call", flush=True)
@@ -386,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                     posts=args.posts,
                     server_url=fake_url,
                     timeout=args.phase_timeout,
+                    dispatcher=make_dispatcher(args, log_dir=log_dir),
                     check=check,
                 ),
             )
@@ -407,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
                     warmup_accounts=warmup,
                     server_url=fake_url,
                     timeout=args.phase_timeout,
+                    dispatcher=make_dispatcher(args, log_dir=log_dir),
                     check=check,
                     reset_stats=lambda: fake_reset(fake_url),
                 ),
@@ -422,11 +476,14 @@ def main(argv: list[str] | None = None) -> int:
 
     m = machine()
     now = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_after = os.getloadavg()
     section = "\n\n".join(
         [
             f"Last run: {now}, `make bench` ({time.monotonic() - began:.0f} s). Machine: "
             f"{m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM, Python {m['python']}; "
-            f"PostgreSQL and Redis on the same machine, as scripts/test.sh starts them.",
+            f"PostgreSQL and Redis on the same machine, as scripts/test.sh starts them. "
+            f"Load average (1 min) {load_before[0]:.2f} before the run and "
+            f"{load_after[0]:.2f} after it (the machine is shared).",
             table(args, results),
             details(args, results),
         ]

@@ -18,14 +18,13 @@ Exactly once comes from three rules:
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,6 +38,7 @@ from agency.platforms.errors import (
     Rejected,
     TransientError,
 )
+from agency.retry import jittered_backoff
 from calendar_app.models import PostTarget, PublishAttempt, TargetState
 
 logger = logging.getLogger(__name__)
@@ -54,17 +54,17 @@ def _setting(name: str, default):
 def _move(target_id, *, frm: tuple[str, ...] | str, to: str, **fields) -> bool:
     """One legal transition as a conditional UPDATE. True if this caller made it."""
     frm = (frm,) if isinstance(frm, str) else frm
-    fields["updated_at"] = timezone.now()
+    fields.setdefault("updated_at", timezone.now())
     return bool(PostTarget.objects.filter(pk=target_id, state__in=frm).update(state=to, **fields))
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, never sooner than the platform asked."""
-    base = _setting("PUBLISH_BACKOFF_BASE_SECONDS", 30.0)
-    cap = _setting("PUBLISH_BACKOFF_CAP_SECONDS", 3600.0)
-    delay = min(cap, base * 2 ** max(attempt - 1, 0))
-    delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
-    return max(delay, retry_after or 0.0)
+    return jittered_backoff(
+        attempt,
+        base=_setting("PUBLISH_BACKOFF_BASE_SECONDS", 30.0),
+        cap=_setting("PUBLISH_BACKOFF_CAP_SECONDS", 3600.0),
+        retry_after=retry_after,
+    )
 
 
 # -- dispatch ------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> li
     just as safe. Targets of accounts that are not connected are held where they are.
     """
     now = now or timezone.now()
-    limit = limit or _setting("PUBLISH_DISPATCH_BATCH", 1000)
+    limit = limit or dispatch_batch_size()
     with transaction.atomic():
         due = (
             PostTarget.objects.select_for_update(skip_locked=True, of=("self",))
@@ -98,6 +98,10 @@ def dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> li
         )
         transaction.on_commit(lambda: _enqueue_publish(ids))
     return ids
+
+
+def dispatch_batch_size() -> int:
+    return _setting("PUBLISH_DISPATCH_BATCH", 1000)
 
 
 def _enqueue_publish(ids) -> None:
@@ -124,10 +128,36 @@ def adapter_for(platform: str):
 # -- publish -------------------------------------------------------------------------------------
 
 
+def _media_of(target: PostTarget) -> list:
+    """The target's own media if it has any, else the post's. A target loaded by
+    `_target_for_publish` says whether either exists, so a post without media costs no query."""
+    has_override = getattr(target, "has_media_override", None)
+    has_post_media = getattr(target, "has_post_media", None)
+    if has_override is None or has_post_media is None:
+        return list(target.media_override.all()) or list(target.post.media.all())
+    if has_override:
+        return list(target.media_override.all())
+    return list(target.post.media.all()) if has_post_media else []
+
+
+def _target_for_publish(target_id) -> PostTarget:
+    """The target with everything a publish reads, in one SELECT."""
+    media_through = PostTarget.media_override.through
+    post_media_through = PostTarget.post.field.related_model.media.through
+    return (
+        PostTarget.objects.select_related("post", "account", "post__brand")
+        .annotate(
+            has_media_override=Exists(media_through.objects.filter(posttarget_id=OuterRef("pk"))),
+            has_post_media=Exists(post_media_through.objects.filter(post_id=OuterRef("post_id"))),
+        )
+        .get(pk=target_id)
+    )
+
+
 def payload_for(target: PostTarget) -> PostPayload:
     from calendar_app.utm import link_with_utm
 
-    media = list(target.media_override.all()) or list(target.post.media.all())
+    media = _media_of(target)
     post = target.post
     link = link_with_utm(
         link=post.link,
@@ -172,12 +202,15 @@ def publish_target(*, target_id, worker: str = "") -> str:
         to=S.PUBLISHING,
         lease_expires_at=now + lease,
         attempts=F("attempts") + 1,
+        # The claim time, which is also the attempt's start: the sweeper finds this try by it.
+        updated_at=now,
     ):
         return "lost"
-    target = PostTarget.objects.select_related("post", "account", "post__brand").get(pk=target_id)
-    attempt = PublishAttempt.objects.create(
-        target=target, started_at=now, worker=worker or socket.gethostname()
-    )
+    target = _target_for_publish(target_id)
+    # The attempt row is written once, with its result, in the same transaction as the target's
+    # final state (`_settle`). A worker that dies before that leaves the target `publishing`, and
+    # the sweeper writes the row for the killed try when the lease runs out.
+    attempt = PublishAttempt(target=target, started_at=now, worker=worker or socket.gethostname())
     try:
         adapter = adapter_for(target.account.platform)
         payload = payload_for(target)
@@ -209,7 +242,12 @@ def publish_target(*, target_id, worker: str = "") -> str:
     return _published(target, attempt, result)
 
 
-def _finish_attempt(attempt: PublishAttempt, result: str, error: Exception | None = None) -> None:
+def _finish_attempt(
+    attempt: PublishAttempt, result: str, error: Exception | None = None, *, swept: bool = False
+) -> None:
+    """Write the attempt row with its result. `swept`: the target left `publishing` without us,
+    so the sweeper may already have written a row for this try (by its start): that row is
+    corrected instead of a second one written."""
     attempt.finished_at = timezone.now()
     attempt.result = result
     if error is not None:
@@ -218,26 +256,51 @@ def _finish_attempt(attempt: PublishAttempt, result: str, error: Exception | Non
         if isinstance(error, PlatformError):
             attempt.http_status = error.status
             attempt.response_excerpt = error.excerpt
+    if swept and attempt.pk is None:
+        attempt.pk = (
+            PublishAttempt.objects.filter(
+                target_id=attempt.target_id, started_at=attempt.started_at
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
     attempt.save()
+
+
+def _settle(
+    target: PostTarget,
+    attempt: PublishAttempt,
+    result: str,
+    *,
+    error: Exception | None = None,
+    to: str,
+    **fields,
+) -> bool:
+    """Move a target out of `publishing` and record how the attempt ended, both or neither."""
+    with transaction.atomic():
+        moved = _move(target.pk, frm=S.PUBLISHING, to=to, **fields)
+        _finish_attempt(attempt, result, error, swept=not moved)
+    return moved
 
 
 def _published(target: PostTarget, attempt: PublishAttempt, result: PublishResult) -> str:
     now = timezone.now()
-    moved = _move(
-        target.pk,
-        frm=(S.PUBLISHING, S.UNCONFIRMED),
-        to=S.PUBLISHED,
-        external_id=result.external_id,
-        external_url=result.url[:1000],
-        published_at=now,
-        lease_expires_at=None,
-        last_error="",
-        needs_attention=False,
-    )
-    _finish_attempt(attempt, PublishAttempt.Result.PUBLISHED)
+    fields = {
+        "to": S.PUBLISHED,
+        "external_id": result.external_id,
+        "external_url": result.url[:1000],
+        "published_at": now,
+        "lease_expires_at": None,
+        "last_error": "",
+        "needs_attention": False,
+    }
+    moved = _settle(target, attempt, PublishAttempt.Result.PUBLISHED, **fields)
     if not moved:
         # The lease ran out while the platform was answering and the sweeper marked it
-        # unconfirmed in between; the reconciler will find the post by its key. Say so.
+        # unconfirmed; we know better, so settle it (the sweeper's row was corrected above).
+        moved = _move(target.pk, frm=S.UNCONFIRMED, **fields)
+    if not moved:
+        # The reconciler settled it in between (it will have found the post by its key). Say so.
         logger.warning("target %s published but its state had moved on", target.pk)
     first_comment_error = result.raw.get("first_comment_error") if result.raw else None
     if first_comment_error:
@@ -260,15 +323,16 @@ def _retry_later(
             error=error,
         )
     wait = backoff_seconds(target.attempts, retry_after=retry_after)
-    _move(
-        target.pk,
-        frm=S.PUBLISHING,
+    _settle(
+        target,
+        attempt,
+        PublishAttempt.Result.RETRY,
+        error=error,
         to=S.SCHEDULED,
         due_at=timezone.now() + timedelta(seconds=wait),
         lease_expires_at=None,
         last_error=f"{error} Trying again in {int(wait)} s.",
     )
-    _finish_attempt(attempt, PublishAttempt.Result.RETRY, error)
     return S.SCHEDULED
 
 
@@ -278,28 +342,30 @@ def _hold_for_reauth(target: PostTarget, attempt: PublishAttempt, error: Platfor
     social_account_mark_needs_reauth(account=target.account, reason=str(error))
     # Back to scheduled, not failed: the dispatcher skips accounts that are not connected, so the
     # post waits and goes out as soon as someone reconnects the account.
-    _move(
-        target.pk,
-        frm=S.PUBLISHING,
+    _settle(
+        target,
+        attempt,
+        PublishAttempt.Result.HELD,
+        error=error,
         to=S.SCHEDULED,
         due_at=timezone.now(),
         lease_expires_at=None,
         last_error=f"Held: {target.account} needs reconnecting ({error}).",
     )
-    _finish_attempt(attempt, PublishAttempt.Result.HELD, error)
     return S.SCHEDULED
 
 
 def _fail(target: PostTarget, attempt: PublishAttempt, message: str, error=None) -> str:
-    _move(
-        target.pk,
-        frm=S.PUBLISHING,
+    _settle(
+        target,
+        attempt,
+        PublishAttempt.Result.FAILED,
+        error=error,
         to=S.FAILED,
         lease_expires_at=None,
         last_error=message,
         needs_attention=True,
     )
-    _finish_attempt(attempt, PublishAttempt.Result.FAILED, error)
     _tell_people(
         target,
         title=f"Post failed on {target.account}",
@@ -321,10 +387,11 @@ def _duplicate(target: PostTarget, attempt: PublishAttempt, error: Rejected) -> 
             error=error,
         )
     if error.duplicate_of:
-        _finish_attempt(attempt, PublishAttempt.Result.PUBLISHED, error)
-        _move(
-            target.pk,
-            frm=S.PUBLISHING,
+        _settle(
+            target,
+            attempt,
+            PublishAttempt.Result.PUBLISHED,
+            error=error,
             to=S.PUBLISHED,
             external_id=error.duplicate_of,
             published_at=timezone.now(),
@@ -333,10 +400,11 @@ def _duplicate(target: PostTarget, attempt: PublishAttempt, error: Rejected) -> 
             needs_attention=False,
         )
         return S.PUBLISHED
-    _finish_attempt(attempt, PublishAttempt.Result.UNCONFIRMED, error)
-    _move(
-        target.pk,
-        frm=S.PUBLISHING,
+    _settle(
+        target,
+        attempt,
+        PublishAttempt.Result.UNCONFIRMED,
+        error=error,
         to=S.UNCONFIRMED,
         lease_expires_at=None,
         due_at=None,
@@ -350,9 +418,11 @@ def _duplicate(target: PostTarget, attempt: PublishAttempt, error: Rejected) -> 
 
 
 def _unconfirmed(target: PostTarget, attempt: PublishAttempt, message: str, error=None) -> str:
-    _move(
-        target.pk,
-        frm=S.PUBLISHING,
+    _settle(
+        target,
+        attempt,
+        PublishAttempt.Result.UNCONFIRMED,
+        error=error,
         to=S.UNCONFIRMED,
         lease_expires_at=None,
         platform_hints=getattr(error, "hints", None) or {},
@@ -360,7 +430,6 @@ def _unconfirmed(target: PostTarget, attempt: PublishAttempt, message: str, erro
         last_error=f"{message} Checking with {target.account.get_platform_display()} "
         "whether it was published.",
     )
-    _finish_attempt(attempt, PublishAttempt.Result.UNCONFIRMED, error)
     return S.UNCONFIRMED
 
 
@@ -452,27 +521,42 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     stale_queue = now - timedelta(seconds=_setting("PUBLISH_QUEUED_STALE_SECONDS", 600))
-    expired = list(
-        PostTarget.objects.filter(state=S.PUBLISHING, lease_expires_at__lt=now).values_list(
-            "pk", flat=True
-        )
-    )
-    lost = PostTarget.objects.filter(
-        pk__in=expired, state=S.PUBLISHING, lease_expires_at__lt=now
-    ).update(
-        state=S.UNCONFIRMED,
-        lease_expires_at=None,
-        due_at=now,
-        last_error="The worker stopped while publishing; checking whether it went out.",
-        updated_at=now,
-    )
-    PublishAttempt.objects.filter(
-        target__in=expired, result=PublishAttempt.Result.STARTED, finished_at__isnull=True
-    ).update(
-        result=PublishAttempt.Result.UNCONFIRMED,
-        finished_at=now,
-        error_message="The worker stopped before the platform answered.",
-    )
+    expired = PostTarget.objects.filter(state=S.PUBLISHING, lease_expires_at__lt=now)
+    lost = 0
+    # One by one (crashes are rare): the row for the killed try is written only by whoever moved
+    # the target, in the same transaction, so a worker that finishes late corrects it (see
+    # `_finish_attempt`) instead of adding a second row for the same try.
+    for target_id, claimed_at in expired.values_list("pk", "updated_at"):
+        with transaction.atomic():
+            if not PostTarget.objects.filter(
+                pk=target_id, state=S.PUBLISHING, lease_expires_at__lt=now
+            ).update(
+                state=S.UNCONFIRMED,
+                lease_expires_at=None,
+                due_at=now,
+                last_error="The worker stopped while publishing; checking whether it went out.",
+                updated_at=now,
+            ):
+                continue
+            lost += 1
+            message = "The worker stopped before the platform answered."
+            # Rows left open by an engine that wrote them at the start of the try.
+            closed = PublishAttempt.objects.filter(
+                target_id=target_id,
+                result=PublishAttempt.Result.STARTED,
+                finished_at__isnull=True,
+            ).update(
+                result=PublishAttempt.Result.UNCONFIRMED, finished_at=now, error_message=message
+            )
+            if not closed:
+                PublishAttempt.objects.create(
+                    target_id=target_id,
+                    # The claim stamped updated_at with the attempt's start.
+                    started_at=claimed_at,
+                    finished_at=now,
+                    result=PublishAttempt.Result.UNCONFIRMED,
+                    error_message=message,
+                )
     requeued = PostTarget.objects.filter(state=S.QUEUED, queued_at__lt=stale_queue).update(
         state=S.SCHEDULED, due_at=now, updated_at=now
     )

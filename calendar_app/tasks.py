@@ -7,7 +7,14 @@ from calendar_app import publishing
 
 @shared_task(ignore_result=True, acks_late=True)
 def dispatch_due_posts() -> int:
-    return len(publishing.dispatch_due())
+    ids = publishing.dispatch_due()
+    if len(ids) >= publishing.dispatch_batch_size():
+        # More may be due than one batch: the next batch goes to another dispatch task at once
+        # (any free worker thread) instead of waiting for beat's next tick. Safe to run side by
+        # side: each claims with SKIP LOCKED and a conditional UPDATE, and stops when it finds
+        # less than a full batch.
+        dispatch_due_posts.apply_async()
+    return len(ids)
 
 
 @shared_task(ignore_result=True, acks_late=True, bind=True)

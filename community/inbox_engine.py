@@ -20,7 +20,6 @@ broker that lost the task delays the reply by minutes, and a healthy one never g
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -38,6 +37,7 @@ from agency.platforms.errors import (
     Rejected,
     TransientError,
 )
+from agency.retry import jittered_backoff
 from community.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -65,12 +65,12 @@ def _move(message_id, *, frm: tuple[str, ...] | str, to: str, extra=None, **fiel
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, never sooner than the platform asked."""
-    base = _setting("REPLY_BACKOFF_BASE_SECONDS", 30.0)
-    cap = _setting("REPLY_BACKOFF_CAP_SECONDS", 3600.0)
-    delay = min(cap, base * 2 ** max(attempt - 1, 0))
-    delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
-    return max(delay, retry_after or 0.0)
+    return jittered_backoff(
+        attempt,
+        base=_setting("REPLY_BACKOFF_BASE_SECONDS", 30.0),
+        cap=_setting("REPLY_BACKOFF_CAP_SECONDS", 3600.0),
+        retry_after=retry_after,
+    )
 
 
 def enqueue_send(ids) -> None:

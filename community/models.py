@@ -214,6 +214,11 @@ class WebhookDelivery(models.Model):
     id = models.BigAutoField(primary_key=True)
     platform = models.CharField(max_length=16, choices=Platform.choices)
     body = models.TextField()
+    body_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Recognises a replayed delivery without reading bodies.",
+    )
     headers = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -227,7 +232,8 @@ class WebhookDelivery(models.Model):
                 fields=["received_at"],
                 condition=Q(processed_at__isnull=True),
                 name="webhook_unprocessed",
-            )
+            ),
+            models.Index(fields=["platform", "body_sha256", "received_at"], name="webhook_replay"),
         ]
 
     def __str__(self) -> str:

@@ -76,7 +76,7 @@ export AGENCY_TEST_PG_BIN="$PG_BIN" AGENCY_TEST_RUN_DIR="$RUN_DIR"
 
 if [ "$mode" = bench ]; then
   export DJANGO_SETTINGS_MODULE=tests.settings
-  python bench/run.py "${pytest_args[@]}"
+  python bench/all.py "${pytest_args[@]}"
   exit 0
 fi
 

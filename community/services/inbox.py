@@ -333,14 +333,15 @@ def webhook_receive(*, platform: str, body: bytes, signature: str) -> WebhookDel
     digest = _body_hash(body)
     since = timezone.now() - REPLAY_WINDOW
     if WebhookDelivery.objects.filter(
-        platform=platform, received_at__gte=since, headers__body_sha256=digest
+        platform=platform, body_sha256=digest, received_at__gte=since
     ).exists():
         logger.info("replayed %s webhook (sha256 %s) acknowledged, not stored", platform, digest)
         return None
     delivery = WebhookDelivery.objects.create(
         platform=platform,
         body=body.decode("utf-8", errors="replace"),
-        headers={"signature": signature[:200], "body_sha256": digest},
+        body_sha256=digest,
+        headers={"signature": signature[:200]},
     )
     transaction.on_commit(lambda: _enqueue_processing(delivery.pk))
     return delivery

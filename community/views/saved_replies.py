@@ -23,7 +23,6 @@ from community.views.listening import community_brand
 PLACEHOLDER_HELP = {
     "first_name": "The first word of the person's name, else their handle without the @, "
     "else “there”.",
-    "brand": "The brand's name.",
     "handle": "The person's handle with its @, e.g. @lena_brews.",
 }
 
@@ -89,10 +88,9 @@ def saved_reply_delete(request, brand_id, saved_reply_id):
 
 
 def _placeholders(brand) -> list[tuple[str, str]]:
-    return [
-        (f"{{{name}}}", PLACEHOLDER_HELP[name].replace("The brand's name.", f"{brand.name}."))
-        for name in services.PLACEHOLDERS
-    ]
+    """(placeholder, what it becomes) in the order of the workflow service's PLACEHOLDERS."""
+    words = {**PLACEHOLDER_HELP, "brand": f"The brand's name: {brand.name}."}
+    return [(f"{{{name}}}", words[name]) for name in services.PLACEHOLDERS]
 
 
 urlpatterns = [

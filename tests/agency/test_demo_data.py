@@ -65,7 +65,13 @@ def test_demo_data_creates_agency_brands_sandbox_accounts_and_one_user_per_role(
 def test_demo_writes_go_through_services_and_leave_audit_events():
     demo_data_load()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert actions == {"brand.created", "social_account.created", "post.created", "post.scheduled"}
+    assert actions == {
+        "brand.created",
+        "social_account.created",
+        "post.created",
+        "post.scheduled",
+        "metrics.backfilled",
+    }
     assert AuditEvent.objects.filter(action="social_account.created").count() == 7
 
 

@@ -171,12 +171,11 @@ def test_client_user_post_changes_nothing(login, client_user, brand, account, ur
     assert not AuditEvent.objects.exists()
 
 
-def test_client_user_can_read_their_brand(login, client_user, brand, account, urls):
+def test_client_user_reads_their_brand_in_the_portal_not_here(login, client_user, urls):
+    # Clients live in the client portal (reports.middleware): staff pages refuse them.
     response = login(client_user).get(urls["brand_detail"])
-    assert response.status_code == 200
-    assert account.handle in response.content.decode()
-    assert urls["brand_edit"] not in response.content.decode()
-    assert urls["account_create"] not in response.content.decode()
+    assert response.status_code == 403
+    assert "client portal" in response.content.decode()
 
 
 def test_403_page_says_why_in_words(login, client_user, urls):
@@ -559,7 +558,7 @@ def test_switcher_refuses_an_external_next(login, manager, brand):
 
 
 def test_client_switcher_lists_only_their_brand(login, client_user, brand, sibling_brand):
-    content = login(client_user).get(reverse("dashboard")).content.decode()
+    content = login(client_user).get(reverse("notification-list")).content.decode()
     assert f'value="{brand.pk}"' in content
     assert f'value="{sibling_brand.pk}"' not in content
 

@@ -326,12 +326,15 @@ def test_the_panel_offers_a_client_only_the_clients_buttons(
     login, with_client, account, manager, client_user
 ):
     post = make_post(with_client, account, manager, state=A.CLIENT_REVIEW)
-    page = login(client_user).get(reverse("calendar:post-approval", args=[post.pk]))
+    # Clients decide on /portal/approvals/ (reports.middleware keeps them off staff pages).
+    page = login(client_user).get(reverse("calendar:portal-approvals"))
     html = page.content.decode()
     assert page.status_code == 200
     assert reverse("calendar:portal-approve", args=[post.pk]) in html
     assert reverse("calendar:post-approve", args=[post.pk]) not in html
     assert "Add to queue" not in html
+    panel = login(client_user).get(reverse("calendar:post-approval", args=[post.pk]))
+    assert panel.status_code == 403
 
 
 STAFF_ACTIONS = ["calendar:post-submit", "calendar:post-approve", "calendar:post-request-changes"]

@@ -469,7 +469,7 @@ def test_other_tenants_get_404_on_every_import_page(login, personas, brand, queu
     assert ImportJob.objects.count() == 1
 
 
-@pytest.mark.parametrize("who", ["client_user", "marketer"])
+@pytest.mark.parametrize("who", ["marketer"])  # clients: in the portal (reports.middleware)
 def test_read_only_roles_see_imports_but_cannot_upload(
     login, personas, brand, queued_job, enqueued, who
 ):
@@ -496,8 +496,8 @@ def test_upload_page_explains_the_columns_and_lists_recent_imports(
     assert reverse("calendar:import-detail", args=[queued_job.pk]) in page
 
 
-def test_example_file_uses_the_brands_accounts(login, client_user, brand, account):
-    response = login(client_user).get(reverse("calendar:import-example", args=[brand.pk]))
+def test_example_file_uses_the_brands_accounts(login, marketer, brand, account):
+    response = login(marketer).get(reverse("calendar:import-example", args=[brand.pk]))
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     body = response.content.decode()
     assert body.startswith("account,text,time,")

@@ -119,8 +119,9 @@ def test_the_brand_page_shows_the_health_panel_to_staff(personas, login, brand, 
 
 
 def test_clients_do_not_see_the_health_panel(client_user, login, brand, healthy):
+    # The staff brand page is refused to clients (reports.middleware), health panel and all.
     page = login(client_user).get(reverse("brand-detail", args=[brand.pk]))
-    assert page.status_code == 200 and "Profile health" not in page.content.decode()
+    assert page.status_code == 403 and "Profile health" not in page.content.decode()
 
 
 @pytest.mark.parametrize("who", ["outsider", "other_client"])
