@@ -10,6 +10,9 @@ def dashboard(request):
     brands = brands_for_user(user=user).only("id", "name", "slug", "agency_id")
     current_id = request.session.get("current_brand_id")
     return {
+        # Set by reports.middleware at login: a client who is nobody's staff sees only the
+        # portal's links, even on the few shared pages (approvals, PDF export).
+        "portal_only": request.session.get("reports.portal_only", False),
         "switcher_brands": brands,
         "current_brand_id": current_id,
         "unread_notifications": user.notifications.filter(read_at__isnull=True).count,

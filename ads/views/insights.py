@@ -365,6 +365,10 @@ def brand_roi(request, brand_id):
             "n/a" if t.roas is None else f"{t.roas:,.2f}x",
             _percent(t.roi),
         ]
+    # Influencer collaborations beside the paid campaigns: one brand, both kinds of spend.
+    from ads.selectors.influencers import collaborations_for_brand
+
+    context["collaborations"] = collaborations_for_brand(brand=brand)
     return render(request, "ads/insights/roi.html", context, status=400 if window.errors else 200)
 
 

@@ -311,3 +311,32 @@ def test_api_insights_are_read_only(who, personas, api_client, campaign):
     assert api_client.post("/api/v1/insights/", {"campaign": str(campaign.pk)}).status_code == 405
     assert api_client.delete(f"/api/v1/insights/{row.pk}/").status_code in (404, 405)
     assert InsightDaily.objects.count() == 1
+
+
+def test_roi_page_shows_influencer_collaborations_beside_campaigns(login, marketer, brand):
+    from datetime import date
+    from decimal import Decimal
+
+    from ads.models import AttributedSale, Collaboration, Influencer
+
+    influencer = Influencer.objects.create(agency=brand.agency, name="Lena Latte")
+    collab = Collaboration.objects.create(
+        brand=brand,
+        influencer=influencer,
+        name="Autumn roast",
+        start_date=date(2026, 10, 1),
+        fee=Decimal("200.00"),
+        currency="EUR",
+    )
+    AttributedSale.objects.create(
+        collaboration=collab,
+        date=date(2026, 10, 5),
+        order_ref="A1",
+        amount=Decimal("500.00"),
+        currency="EUR",
+    )
+    page = login(marketer).get(f"/brands/{brand.pk}/roi/").content.decode()
+    assert "Autumn roast" in page
+    assert "Lena Latte" in page
+    assert "500.00 EUR" in page
+    assert "1.5" in page  # (500 - 200) / 200

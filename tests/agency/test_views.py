@@ -557,10 +557,16 @@ def test_switcher_refuses_an_external_next(login, manager, brand):
     assert response.url == reverse("dashboard")
 
 
-def test_client_switcher_lists_only_their_brand(login, client_user, brand, sibling_brand):
-    content = login(client_user).get(reverse("notification-list")).content.decode()
-    assert f'value="{brand.pk}"' in content
+def test_client_sees_the_portal_menu_not_the_staff_switcher(
+    login, client_user, brand, sibling_brand
+):
+    client = login(client_user)
+    client.get(reverse("dashboard"))  # the login landing marks the session as portal-only
+    content = client.get(reverse("notification-list")).content.decode()
+    assert reverse("reports:portal-home") in content
+    assert 'id="brand-switcher"' not in content
     assert f'value="{sibling_brand.pk}"' not in content
+    assert reverse("brand-list") not in content
 
 
 def test_user_without_any_membership_cannot_create_brands(login):
