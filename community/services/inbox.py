@@ -307,6 +307,11 @@ def poll_account_inbox(*, account: SocialAccount, stream: str = "inbox") -> int:
         for item in page.items:
             if inbound_ingest(account=account, item=item, source="poll") is not None:
                 new += 1
+        # What the poll found also feeds the brand's listening rules (mentions of its name,
+        # keywords, competitors), in the same transaction as the cursor that passes it.
+        from community.services.listening import mentions_from_items
+
+        mentions_from_items(brand=account.brand, account=account, items=page.items)
         # Another poll that started later may have moved the cursor already: never move it back.
         if row.cursor == asked_with and page.next_cursor:
             row.cursor = page.next_cursor[:500]

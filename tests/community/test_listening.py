@@ -442,3 +442,34 @@ def test_the_listening_link_shows_for_staff_of_the_current_brand(
     body = client.get(reverse("dashboard")).content.decode()
     link = reverse("community:listening-feed", args=[brand.pk])
     assert (f'href="{link}"' in body) is shown
+
+
+def test_inbox_polling_feeds_the_listening_rules(brand, account):
+    """A poll of the inbox hands what it found to listening: comments the sandbox audience
+    writes on a published post become mentions of a matching rule, once however often it polls."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agency.models import SandboxPost
+    from community.models import ListeningRule, Mention
+    from community.services.inbox import poll_account_inbox
+    from tests.factories import PostFactory
+
+    published = SandboxPost.objects.create(account=account, idempotency_key="k", text="Hello")
+    SandboxPost.objects.filter(pk=published.pk).update(
+        created_at=timezone.now() - timedelta(days=1)
+    )
+    PostFactory(brand=brand).targets.create(
+        account=account, state="published", external_id=str(published.pk)
+    )
+    # Words from every kind of comment the sandbox audience writes.
+    words = ["oat", "post", "Austria", "order", "amazing", "Sundays", "table", "service", "thanks"]
+    ListeningRule.objects.create(brand=brand, name="Anything", kind="keyword", terms=words)
+
+    assert poll_account_inbox(account=account) > 0
+    found = Mention.objects.count()
+    assert found > 0
+    assert Mention.objects.filter(found_via=account, rule__name="Anything").count() == found
+    poll_account_inbox(account=account)
+    assert Mention.objects.count() == found
