@@ -294,6 +294,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agency.tasks.refresh_expiring_tokens",
         "schedule": env.float("TOKEN_REFRESH_EVERY_SECONDS", default=600.0),
     },
+    "sweep-stranded-imports": {
+        "task": "calendar_app.import_tasks.sweep_stranded_imports",
+        "schedule": 300.0,
+    },
     "sweep-publishing": {
         "task": "calendar_app.tasks.sweep_publishing",
         "schedule": env.float("PUBLISH_SWEEP_EVERY_SECONDS", default=60.0),

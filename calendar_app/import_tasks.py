@@ -23,3 +23,12 @@ def import_posts(self, job_id: str) -> str:
         # Another delivery holds the job. If that one died, its lease runs out: come back then.
         raise self.retry(countdown=imports.IMPORT_LEASE.total_seconds())
     return outcome
+
+
+@shared_task(ignore_result=True)
+def sweep_stranded_imports() -> int:
+    """Beat, every few minutes: nothing uploaded stays "waiting for a worker" forever."""
+    stranded = imports.import_jobs_stranded()
+    for job_id in stranded:
+        import_posts.delay(str(job_id))
+    return len(stranded)

@@ -54,6 +54,7 @@ __all__ = [
     "import_job_claim",
     "import_job_create",
     "import_job_fail",
+    "import_jobs_stranded",
     "import_run",
     "import_validate",
 ]
@@ -745,3 +746,15 @@ def import_run(*, job_id) -> str:
             "nothing was imported. Try again; if it fails again, tell your administrator.",
         )
         return "failed"
+
+
+def import_jobs_stranded(*, older_than: timedelta = timedelta(minutes=5)) -> list:
+    """Jobs still waiting (or running with no progress) long after they should have started:
+    their task was lost (a broker restart) or their worker died. Re-enqueueing is safe: the
+    task claims the job atomically and resumes after the last committed chunk."""
+    cutoff = timezone.now() - max(older_than, IMPORT_LEASE)
+    return list(
+        ImportJob.objects.filter(
+            status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING], updated_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )

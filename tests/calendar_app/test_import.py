@@ -530,3 +530,35 @@ def test_progress_polls_while_the_job_runs_and_stops_when_it_is_done(login, mana
     assert "Posts created</dt><dd>2</dd>" in done
     assert "@acmecoffee: 2 posts" in done
     assert reverse("calendar:post-list") in done
+
+
+def test_a_job_whose_task_was_lost_is_picked_up_by_the_sweeper(brand, account, manager):
+    """The broker lost the task (say Redis restarted): the job would wait forever. The sweeper
+    re-enqueues it; the claim keeps a late original delivery from importing twice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agency.celery import app
+    from calendar_app.import_tasks import sweep_stranded_imports
+    from calendar_app.models import ImportJob, Post
+    from calendar_app.services.imports import import_job_create, import_jobs_stranded
+
+    day = (timezone.now() + timedelta(days=3)).astimezone(brand.zone).date().isoformat()
+    data = f"account,text,time\n{account.handle},Lost and found,{day} 09:00\n".encode()
+    job = import_job_create(brand=brand, by=manager, file_name="plan.csv", data=data)
+    fresh = import_job_create(brand=brand, by=manager, file_name="new.csv", data=data)
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert import_jobs_stranded() == [job.pk]
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        assert sweep_stranded_imports() == 1
+    finally:
+        app.conf.task_always_eager = eager
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert Post.objects.filter(import_job=job).count() == 1
+    fresh.refresh_from_db()
+    assert fresh.status == ImportJob.Status.QUEUED  # not stranded yet: left alone
