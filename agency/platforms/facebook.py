@@ -278,6 +278,114 @@ class FacebookAdapter(GraphClientMixin, PlatformAdapter):
     def refresh_credentials(self, account: SocialAccount) -> dict | None:
         return None
 
+    # -- the inbox -------------------------------------------------------------------------------
+    # The Page's recent posts (GET /{page-id}/feed), then each post's comments, replies included
+    # (GET /{post-id}/comments?filter=stream&since=<cursor>). The cursor is the ISO time of the
+    # newest comment seen. Graph times have whole seconds, so a comment from the cursor's own
+    # second is asked for again; storage keeps each comment id once.
+    supports_inbox_polling = True
+    inbox_recent_posts = 10
+    inbox_page_size = 100
+    # Pages of comments per post in one poll; the rest waits for the next poll.
+    inbox_max_pages = 5
+    comment_fields = "id,message,from{id,name},created_time,parent{id}"
+
+    def fetch_inbox(self, account: SocialAccount, since_cursor: str):
+        from agency.platforms.inbox import InboxPage
+
+        token, page_id = account.access_token, account.external_id
+        if not token or not page_id:
+            raise AuthExpired("Facebook: the Page is not connected (no Page id or token).")
+        feed = self._graph(
+            "GET",
+            f"{page_id}/feed",
+            token=token,
+            write=False,
+            params={"fields": "id", "limit": self.inbox_recent_posts},
+        )
+        since = _parse_graph_time(since_cursor)
+        items = []
+        newest = since
+        for post in feed.get("data") or []:
+            if not isinstance(post, dict) or not post.get("id"):
+                continue
+            for comment in self._comments_since(str(post["id"]), token, since_cursor):
+                item = _inbound_from_comment(str(post["id"]), comment)
+                if item is None or (since and item.sent_at and item.sent_at < since):
+                    continue
+                items.append(item)
+                if item.sent_at and (newest is None or item.sent_at > newest):
+                    newest = item.sent_at
+        cursor = newest.isoformat() if newest else since_cursor
+        return InboxPage(items=tuple(items), next_cursor=cursor)
+
+    def _comments_since(self, post_id: str, token: str, since_cursor: str) -> list[dict]:
+        params: dict = {
+            "fields": self.comment_fields,
+            "filter": "stream",
+            "order": "reverse_chronological",
+            "limit": self.inbox_page_size,
+        }
+        if since_cursor:
+            params["since"] = since_cursor
+        comments: list[dict] = []
+        for _ in range(self.inbox_max_pages):
+            body = self._graph(
+                "GET", f"{post_id}/comments", token=token, write=False, params=params
+            )
+            comments.extend(c for c in body.get("data") or [] if isinstance(c, dict))
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                break
+            params = {**params, "after": after}
+        return comments
+
+    def reply(
+        self, account: SocialAccount, message, text: str, *, idempotency_key: str
+    ) -> PublishResult:
+        """A comment on the message's comment. Graph takes no idempotency key: a lost answer
+        is OutcomeUnknown."""
+        token = account.access_token
+        if not token:
+            raise AuthExpired("Facebook: the Page is not connected (no token).")
+        body = self._graph(
+            "POST",
+            f"{message.platform_message_id}/comments",
+            token=token,
+            write=True,
+            data={"message": text},
+        )
+        comment_id = body.get("id")
+        if not comment_id:
+            raise OutcomeUnknown(
+                "Facebook answered the reply without a comment id; it may exist.",
+                excerpt=json.dumps(body)[:500],
+            )
+        return PublishResult(
+            external_id=str(comment_id),
+            url=f"https://www.facebook.com/{comment_id}",
+            raw={"id": str(comment_id)},
+        )
+
+    # Hiding a Page comment: POST /{comment-id} with is_hidden; the author still sees it.
+    supports_hide = True
+
+    def set_hidden(self, account: SocialAccount, platform_id: str, hidden: bool) -> None:
+        token = account.access_token
+        if not token:
+            raise AuthExpired("Facebook: the Page is not connected (no token).")
+        # Hiding twice leaves it hidden, so a lost answer is safe to repeat.
+        body = self._graph(
+            "POST",
+            platform_id,
+            token=token,
+            write=False,
+            data={"is_hidden": "true" if hidden else "false"},
+        )
+        if body.get("success") is False:
+            raise Rejected(f"Facebook did not {'hide' if hidden else 'show'} the comment.")
+
 
 def _open_media(item):
     from django.core.files.storage import default_storage
@@ -285,3 +393,32 @@ def _open_media(item):
     name = item.path.rsplit("/", 1)[-1]
     with default_storage.open(item.path, "rb") as handle:
         return (name, handle.read(), item.mime_type)
+
+
+def _parse_graph_time(value: str):
+    """Graph's "2025-03-03T09:00:00+0000" (or our own ISO cursor) as an aware datetime."""
+    from agency.platforms.inbox import parse_iso
+
+    return parse_iso(str(value or ""))
+
+
+def _inbound_from_comment(post_id: str, comment: dict):
+    from agency.platforms.inbox import KIND_COMMENT, InboundItem
+
+    if not comment.get("id"):
+        return None
+    author = comment.get("from") or {}
+    parent = str((comment.get("parent") or {}).get("id") or "")
+    return InboundItem(
+        kind=KIND_COMMENT,
+        thread_id=post_id,
+        message_id=str(comment["id"]),
+        author_handle=str(author.get("name") or ""),
+        author_name=str(author.get("name") or ""),
+        author_id=str(author.get("id") or ""),
+        text=str(comment.get("message") or ""),
+        sent_at=_parse_graph_time(str(comment.get("created_time") or "")),
+        in_reply_to=parent if parent and parent != post_id else "",
+        post_external_id=post_id,
+        raw=comment,
+    )

@@ -316,6 +316,111 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
                 )
         return None
 
+    # -- the inbox -------------------------------------------------------------------------------
+    # Comments on the account's recent media: GET /{ig-user-id}/media, then each media's
+    # GET /{ig-media-id}/comments with their replies. That edge has no time filter, so the
+    # cursor (the ISO time of the newest comment seen) is applied here; a comment from the
+    # cursor's own second comes again and storage keeps each comment id once.
+    supports_inbox_polling = True
+    inbox_recent_media = 10
+    inbox_page_size = 50
+    inbox_max_pages = 5
+    reply_fields = "id,text,timestamp,username,from,parent_id"
+    comment_fields = f"{reply_fields},replies{{{reply_fields}}}"
+
+    def fetch_inbox(self, account: SocialAccount, since_cursor: str):
+        from agency.platforms.inbox import InboxPage, parse_iso
+
+        token, ig_user = account.access_token, account.external_id
+        if not token or not ig_user:
+            raise AuthExpired("Instagram: the account is not connected (no user id or token).")
+        body = self._graph(
+            "GET",
+            f"{ig_user}/media",
+            token=token,
+            write=False,
+            params={"fields": "id,timestamp", "limit": self.inbox_recent_media},
+        )
+        since = parse_iso(since_cursor)
+        items = []
+        newest = since
+        for media in body.get("data") or []:
+            if not isinstance(media, dict) or not media.get("id"):
+                continue
+            for comment in self._comments_with_replies(str(media["id"]), token):
+                item = _inbound_from_comment(str(media["id"]), comment)
+                if item is None or (since and item.sent_at and item.sent_at < since):
+                    continue
+                items.append(item)
+                if item.sent_at and (newest is None or item.sent_at > newest):
+                    newest = item.sent_at
+        cursor = newest.isoformat() if newest else since_cursor
+        return InboxPage(items=tuple(items), next_cursor=cursor)
+
+    def _comments_with_replies(self, media_id: str, token: str) -> list[dict]:
+        params: dict = {"fields": self.comment_fields, "limit": self.inbox_page_size}
+        comments: list[dict] = []
+        for _ in range(self.inbox_max_pages):
+            body = self._graph(
+                "GET", f"{media_id}/comments", token=token, write=False, params=params
+            )
+            for comment in body.get("data") or []:
+                if not isinstance(comment, dict):
+                    continue
+                comments.append(comment)
+                replies = (comment.get("replies") or {}).get("data") or []
+                comments.extend(
+                    {"parent_id": comment.get("id"), **reply}
+                    for reply in replies
+                    if isinstance(reply, dict)
+                )
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                break
+            params = {**params, "after": after}
+        return comments
+
+    def reply(
+        self, account: SocialAccount, message, text: str, *, idempotency_key: str
+    ) -> PublishResult:
+        """POST /{ig-comment-id}/replies; a reply to a reply lands on its top-level comment.
+        Instagram takes no idempotency key: a lost answer is OutcomeUnknown."""
+        token = account.access_token
+        if not token:
+            raise AuthExpired("Instagram: the account is not connected (no token).")
+        body = self._graph(
+            "POST",
+            f"{message.platform_message_id}/replies",
+            token=token,
+            write=True,
+            data={"message": text},
+        )
+        if not body.get("id"):
+            raise OutcomeUnknown(
+                "Instagram answered the reply without a comment id; it may exist.",
+                excerpt=str(body),
+            )
+        return PublishResult(external_id=str(body["id"]), raw={"id": str(body["id"])})
+
+    # Hiding a comment on the account's media: POST /{ig-comment-id} with hide.
+    supports_hide = True
+
+    def set_hidden(self, account: SocialAccount, platform_id: str, hidden: bool) -> None:
+        token = account.access_token
+        if not token:
+            raise AuthExpired("Instagram: the account is not connected (no token).")
+        # Hiding twice leaves it hidden, so a lost answer is safe to repeat.
+        body = self._graph(
+            "POST",
+            platform_id,
+            token=token,
+            write=False,
+            data={"hide": "true" if hidden else "false"},
+        )
+        if body.get("success") is False:
+            raise Rejected(f"Instagram did not {'hide' if hidden else 'show'} the comment.")
+
 
 def caption(payload: PostPayload) -> str:
     """The caption sent for a payload; links are not clickable there, but readers copy them."""
@@ -338,3 +443,23 @@ def _utcnow() -> datetime:
     from django.utils import timezone
 
     return timezone.now()
+
+
+def _inbound_from_comment(media_id: str, comment: dict):
+    from agency.platforms.inbox import KIND_COMMENT, InboundItem, parse_iso
+
+    if not comment.get("id"):
+        return None
+    author = comment.get("from") or {}
+    return InboundItem(
+        kind=KIND_COMMENT,
+        thread_id=media_id,
+        message_id=str(comment["id"]),
+        author_handle=str(author.get("username") or comment.get("username") or ""),
+        author_id=str(author.get("id") or ""),
+        text=str(comment.get("text") or ""),
+        sent_at=parse_iso(str(comment.get("timestamp") or "")),
+        in_reply_to=str(comment.get("parent_id") or ""),
+        post_external_id=media_id,
+        raw={k: v for k, v in comment.items() if k != "replies"},
+    )

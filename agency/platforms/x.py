@@ -264,6 +264,78 @@ class XAdapter(PlatformAdapter):
             f"X refused the post: {reason or f'HTTP {status}'}.", status=status, excerpt=excerpt
         )
 
+    # -- the inbox -------------------------------------------------------------------------------
+    # GET /2/users/:id/mentions?since_id=<cursor>: every post that mentions the account, replies
+    # to its posts included. The cursor is the newest post id seen; X ids grow with time.
+    supports_inbox_polling = True
+    inbox_page_size = 100
+    # 100 a page; more than this many pages in one poll waits for the next poll.
+    inbox_max_pages = 5
+
+    def fetch_inbox(self, account: SocialAccount, since_cursor: str):
+        from agency.platforms.inbox import InboxPage
+
+        if not account.external_id:
+            raise AuthExpired("The X account has no user id to read its mentions; reconnect it.")
+        headers = self._auth(account)
+        params: dict = {
+            "max_results": self.inbox_page_size,
+            "tweet.fields": "created_at,conversation_id,author_id,referenced_tweets",
+            "expansions": "author_id",
+            "user.fields": "username,name",
+        }
+        if since_cursor:
+            params["since_id"] = since_cursor
+        items = []
+        cursor = since_cursor
+        for _ in range(self.inbox_max_pages):
+            response = self._request(
+                "GET",
+                f"{API}/users/{account.external_id}/mentions",
+                params=params,
+                headers=headers,
+                sent_is_unknown=False,
+            )
+            if response.status_code != 200:
+                self._raise_for(response, sent=False)
+            body = _json(response)
+            if body is None:
+                raise TransientError(
+                    "X listed the mentions in an unreadable form.",
+                    status=response.status_code,
+                    excerpt=response.text,
+                )
+            users = {
+                str(user.get("id")): user
+                for user in (body.get("includes") or {}).get("users") or []
+                if isinstance(user, dict)
+            }
+            for tweet in body.get("data") or []:
+                if not isinstance(tweet, dict) or not tweet.get("id"):
+                    continue
+                if _id_after(str(tweet["id"]), cursor):
+                    cursor = str(tweet["id"])
+                items.append(_inbound_from_mention(tweet, users))
+            next_token = (body.get("meta") or {}).get("next_token")
+            if not next_token:
+                break
+            params = {**params, "pagination_token": next_token}
+        return InboxPage(items=tuple(items), next_cursor=cursor)
+
+    def reply(
+        self, account: SocialAccount, message, text: str, *, idempotency_key: str
+    ) -> PublishResult:
+        """A post in reply to the message's post. X takes no idempotency key (see publish)."""
+        body = {"text": text, "reply": {"in_reply_to_tweet_id": message.platform_message_id}}
+        response = self._request("POST", TWEETS_URL, json=body, headers=self._auth(account))
+        tweet_id = self._created_id(response)
+        handle = account.handle.lstrip("@")
+        return PublishResult(
+            external_id=tweet_id,
+            url=f"https://x.com/{handle}/status/{tweet_id}",
+            raw={"id": tweet_id},
+        )
+
 
 def _compose_text(payload: PostPayload) -> str:
     text = payload.text or ""
@@ -326,3 +398,39 @@ def _read_media(item: MediaItem) -> bytes:
 
     with default_storage.open(item.path, "rb") as handle:
         return handle.read()
+
+
+def _id_after(candidate: str, current: str) -> bool:
+    """X ids are numeric strings that grow with time: compare them as numbers."""
+    if not current:
+        return True
+    if candidate.isdigit() and current.isdigit():
+        return int(candidate) > int(current)
+    return (len(candidate), candidate) > (len(current), current)
+
+
+def _inbound_from_mention(tweet: dict, users: dict):
+    from agency.platforms.inbox import KIND_MENTION, InboundItem, parse_iso
+
+    author_id = str(tweet.get("author_id") or "")
+    author = users.get(author_id) or {}
+    replied_to = next(
+        (
+            str(ref.get("id") or "")
+            for ref in tweet.get("referenced_tweets") or []
+            if isinstance(ref, dict) and ref.get("type") == "replied_to"
+        ),
+        "",
+    )
+    return InboundItem(
+        kind=KIND_MENTION,
+        thread_id=str(tweet.get("conversation_id") or tweet["id"]),
+        message_id=str(tweet["id"]),
+        author_handle=f"@{author['username']}" if author.get("username") else "",
+        author_name=str(author.get("name") or ""),
+        author_id=author_id,
+        text=str(tweet.get("text") or ""),
+        sent_at=parse_iso(str(tweet.get("created_at") or "")),
+        in_reply_to=replied_to,
+        raw=tweet,
+    )
