@@ -162,6 +162,11 @@ STORAGES = {
     },
 }
 
+# How long after a sandbox post its simulated audience comments, one message per interval.
+SANDBOX_AUDIENCE_EVERY_SECONDS = env.float(
+    "SANDBOX_AUDIENCE_EVERY_SECONDS", default=30.0 if DEBUG else 600.0
+)
+
 # The media library refuses larger uploads; Django's own memory limits still apply per request.
 AGENCY_MAX_UPLOAD_BYTES = env.int("AGENCY_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -312,7 +317,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "inbox-poll": {
         "task": "community.tasks.poll_inboxes",
-        "schedule": env.float("INBOX_POLL_EVERY_SECONDS", default=120.0),
+        # The embedded demo polls often, so the sandbox audience's comments show up quickly.
+        "schedule": env.float("INBOX_POLL_EVERY_SECONDS", default=20.0 if DEBUG else 120.0),
     },
     "inbox-sweep-replies": {
         "task": "community.tasks.sweep_replies",

@@ -111,7 +111,11 @@ class SandboxAdapter(PlatformAdapter):
     # one per time bucket after the post. Everything is derived from the post id and the index,
     # so polling twice (or after a restart) finds the same messages with the same ids.
     supports_inbox_polling = True
-    inbox_bucket = timedelta(minutes=10)
+
+    @property
+    def inbox_bucket(self) -> timedelta:
+        return timedelta(seconds=getattr(settings, "SANDBOX_AUDIENCE_EVERY_SECONDS", 600.0))
+
     inbox_window = timedelta(days=14)
 
     def fetch_inbox(self, account, since_cursor: str, *, now: datetime | None = None):

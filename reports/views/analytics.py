@@ -33,7 +33,11 @@ class PeriodForm(forms.Form):
     (in the brand's time zone, both included)."""
 
     period = forms.ChoiceField(
-        choices=list(selectors.PERIODS.items()), required=False, initial=DEFAULT_PERIOD
+        choices=list(selectors.PERIODS.items()),
+        required=False,
+        initial=DEFAULT_PERIOD,
+        # The template lays the choices out as radio buttons, one label each.
+        widget=forms.RadioSelect,
     )
     start = forms.DateField(
         required=False, label="First day", widget=forms.DateInput(attrs={"type": "date"})

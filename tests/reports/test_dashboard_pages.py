@@ -210,3 +210,11 @@ def test_the_body_renders_from_report_and_brand_alone(brand, metrics, rf):
         "reports/analytics/_dashboard_body.html", {"report": report, "brand": brand}, request
     )
     assert "Best posts" in html and "Roast 0" in html and "1,234" in html
+
+
+def test_period_choices_are_radio_buttons_a_person_can_pick(login, manager, brand, account):
+    client = login(manager)
+    page = client.get(f"/brands/{brand.pk}/reports/").content.decode()
+    assert page.count('type="radio" name="period"') == 5
+    picked = client.get(f"/brands/{brand.pk}/reports/", {"period": "7"}).content.decode()
+    assert '<input type="radio" name="period" value="7" id="id_period_0" checked>' in picked
