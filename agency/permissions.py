@@ -56,12 +56,20 @@ def brands_for_user(*, user) -> QuerySet[Brand]:
     )
 
 
-def brand_for_user(*, user, brand_id, write: bool = False, area: str | None = None) -> Brand:
-    """The brand, if the user may see it (else 404), and write to `area` of it (else 403)."""
+def brand_for_user(
+    *, user, brand_id, write: bool = False, area: str | None = None, staff_only: bool = False
+) -> Brand:
+    """The brand, if the user may see it (else 404), and write to `area` of it (else 403).
+
+    `staff_only`: a page of the agency's working tools (inbox, listening, ads). The brand's own
+    client users get the same 404 as outsiders: they read results in the portal, not here.
+    """
     try:
         brand = brands_for_user(user=user).get(pk=brand_id)
     except (Brand.DoesNotExist, ValidationError, ValueError) as exc:
         raise Http404("No such brand.") from exc
+    if staff_only and brand.user_role == Role.CLIENT:
+        raise Http404("No such brand.")
     if write:
         if area is None:
             raise ValueError("brand_for_user(write=True) needs the area being written")

@@ -29,6 +29,7 @@ from ads.forms import (
     targeting_initial,
 )
 from ads.targeting import to_meta_targeting_spec
+from agency.forms import attach_service_errors
 from agency.models import Brand, Role
 from agency.permissions import Area, brand_for_user, can_write
 from calendar_app.models import Media, TargetState
@@ -48,14 +49,6 @@ def _found(getter, **kwargs):
         return getter(**kwargs)
     except (ObjectDoesNotExist, ValidationError, ValueError) as exc:
         raise Http404("Nothing of the brands you work on has this id.") from exc
-
-
-def _attach(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @login_required
@@ -117,7 +110,7 @@ def campaign_create(request, brand_id):
         try:
             campaign = services.campaign_create(brand=brand, by=request.user, **form.service_data())
         except ValidationError as exc:
-            _attach(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"Campaign “{campaign}” created.")
             return redirect("ads:campaign-detail", campaign_id=campaign.pk)
@@ -154,7 +147,7 @@ def campaign_edit(request, campaign_id):
         try:
             services.campaign_update(campaign=campaign, by=request.user, data=form.service_data())
         except ValidationError as exc:
-            _attach(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, "Campaign saved.")
             return redirect("ads:campaign-detail", campaign_id=campaign.pk)
@@ -282,7 +275,7 @@ def _ad_page(request, *, brand, ad_set, ad):
             else:
                 services.ad_update(ad=ad, by=request.user, data=data)
         except ValidationError as exc:
-            _attach(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"Ad “{ad}” saved.")
             return redirect("ads:campaign-detail", campaign_id=ad_set.campaign_id)
@@ -333,7 +326,7 @@ def _audience_page(request, *, brand, audience):
             else:
                 services.audience_update(audience=audience, by=request.user, data=form.cleaned_data)
         except ValidationError as exc:
-            _attach(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"Audience “{audience}” saved.")
             return redirect("ads:audience-list", brand_id=brand.pk)
@@ -391,7 +384,7 @@ def post_boost(request, target_id):
                     targeting=form.targeting(default_country=services.brand_default_country(brand)),
                 )
             except ValidationError as exc:
-                _attach(form, exc)
+                attach_service_errors(form, exc)
             else:
                 messages.success(
                     request, "Boost drafted: check its targeting and ad, then set it live."

@@ -15,25 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ads import selectors, services
 from ads.models import Collaboration, Deliverable, Influencer, TrackedLink
+from ads.views import ads_brand
 from agency.forms import DashboardForm, attach_service_errors
-from agency.models import Agency, Brand, Role
-from agency.permissions import Area, brand_for_user, can_write
+from agency.models import Agency, Brand
+from agency.permissions import Area, can_write
 
 # -- access --------------------------------------------------------------------------------------
-
-
-def ads_brand(request, brand_id, *, write: bool = False) -> Brand:
-    """The brand for a staff-only ads page: 404 to anyone outside it and to its clients, 403
-    to staff whose role only reads the ads side."""
-    brand = brand_for_user(user=request.user, brand_id=brand_id)
-    if brand.user_role == Role.CLIENT:
-        raise Http404("No such brand.")
-    if write and not can_write(brand.user_role, Area.ADS):
-        raise PermissionDenied(
-            f"Your role ({Role(brand.user_role).label}) can read but not change ads, "
-            f"influencers or links of {brand.name}."
-        )
-    return brand
 
 
 def _influencer(request, influencer_id, *, write: bool = False) -> Influencer:

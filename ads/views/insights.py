@@ -23,25 +23,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ads import selectors, services
 from ads.models import Campaign, CurrencyRate
+from ads.views import ads_brand
 from agency.forms import DashboardForm, attach_service_errors
-from agency.models import Brand, Membership, Role
-from agency.permissions import WRITERS, Area, brand_for_user, can_write
+from agency.models import Membership, Role
+from agency.permissions import WRITERS, Area, can_write
 
 ROI_WINDOW_DAYS = 30
-
-
-def ads_brand(request, brand_id, *, write: bool = False) -> Brand:
-    """The brand for a staff-only ads page: 404 to outsiders and to its clients, 403 to staff
-    whose role only reads the ads side."""
-    brand = brand_for_user(user=request.user, brand_id=brand_id)
-    if brand.user_role == Role.CLIENT:
-        raise Http404("No such brand.")
-    if write and not can_write(brand.user_role, Area.ADS):
-        raise PermissionDenied(
-            f"Your role ({Role(brand.user_role).label}) can read but not change the paid "
-            f"campaigns of {brand.name}."
-        )
-    return brand
 
 
 def ads_campaign(request, campaign_id, *, write: bool = False) -> Campaign:

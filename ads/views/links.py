@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ads import selectors, services
 from ads.models import TrackedLink, UtmPreset
-from ads.views.influencers import ads_brand
+from ads.views import ads_brand
 from agency.forms import DashboardForm, attach_service_errors
 from agency.permissions import Area, can_write
 

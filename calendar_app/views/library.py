@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from agency.forms import attach_service_errors
 from agency.permissions import Area, brand_for_user, can_write
 from calendar_app import selectors, services
 from calendar_app.composer_forms import (
@@ -20,14 +21,6 @@ from calendar_app.composer_forms import (
     SnippetForm,
 )
 from calendar_app.models import HashtagSet, Media, Snippet
-
-
-def _attach_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _brand(request, brand_id):
@@ -56,7 +49,7 @@ def media_library(request, brand_id):
                 alt_text=form.cleaned_data["alt_text"],
             )
         except ValidationError as exc:
-            _attach_errors(form, exc)
+            attach_service_errors(form, exc)
         else:
             if media.already_in_library:
                 messages.info(request, f"This file is already in the library as {media.name}.")
@@ -166,7 +159,7 @@ def _named_list(request, brand_id, kind: _Kind):
                 **{kind.text_field: form.cleaned_data[kind.text_field]},
             )
         except ValidationError as exc:
-            _attach_errors(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"Saved the {kind.noun} “{obj.name}”.")
             return redirect(f"calendar:{kind.url_prefix}-list", brand_id=brand.pk)
@@ -197,7 +190,7 @@ def _named_edit(request, brand_id, obj_id, kind: _Kind):
                 **{kind.arg: obj, kind.text_field: form.cleaned_data[kind.text_field]},
             )
         except ValidationError as exc:
-            _attach_errors(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"Saved the {kind.noun} “{obj.name}”.")
             return redirect(f"calendar:{kind.url_prefix}-list", brand_id=brand.pk)

@@ -7,18 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from agency.forms import attach_service_errors
 from agency.permissions import Area, brand_for_user, brands_for_user
 from calendar_app import selectors, services
 from calendar_app.forms import PostForm
 from calendar_app.models import Post, PostTarget
-
-
-def _attach_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @login_required
@@ -58,7 +51,7 @@ def post_create(request, brand_id):
                     scheduled_at=data["scheduled_at"],
                 )
         except ValidationError as exc:
-            _attach_errors(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, "Post scheduled." if data["scheduled_at"] else "Draft saved.")
             return redirect("calendar:post-detail", post_id=post.pk)

@@ -6,15 +6,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agency.forms import attach_service_errors
-from agency.models import Brand, Role
+from agency.models import Brand
 from agency.permissions import Area, brand_for_user, can_write
 from community import selectors, services
 from community.models import ListeningRule, Mention, Sentiment
@@ -25,15 +24,9 @@ FEED_PAGE_SIZE = 50
 def community_brand(request, brand_id, *, write: bool = False) -> Brand:
     """The brand for a staff-only community page: 404 to anyone outside it and to its clients,
     403 to staff whose role only reads the community side."""
-    brand = brand_for_user(user=request.user, brand_id=brand_id)
-    if brand.user_role == Role.CLIENT:
-        raise Http404("No such brand.")
-    if write and not can_write(brand.user_role, Area.COMMUNITY):
-        raise PermissionDenied(
-            f"Your role ({Role(brand.user_role).label}) can read but not change listening, "
-            f"curation or giveaways of {brand.name}."
-        )
-    return brand
+    return brand_for_user(
+        user=request.user, brand_id=brand_id, write=write, area=Area.COMMUNITY, staff_only=True
+    )
 
 
 def split_terms(value: str) -> list[str]:

@@ -20,6 +20,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agency.forms import attach_service_errors
 from agency.permissions import Area, brand_for_user, can_write
 from reports.models import ReportExport, ScheduledReport
 from reports.selectors import exports as selectors
@@ -206,14 +207,6 @@ def _schedule_or_404(request, schedule_id) -> ScheduledReport:
     return schedule
 
 
-def _add_errors(form: forms.Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def schedule_list(request, brand_id):
@@ -226,7 +219,7 @@ def schedule_list(request, brand_id):
                 brand=brand, by=request.user, **form.cleaned_data
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"“{schedule.name}” is scheduled.")
             return redirect("reports:schedule-list", brand_id=brand.pk)
@@ -260,7 +253,7 @@ def schedule_edit(request, schedule_id):
                 schedule=schedule, by=request.user, data=form.cleaned_data
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            attach_service_errors(form, exc)
         else:
             messages.success(request, f"“{schedule.name}” is saved.")
             return redirect("reports:schedule-list", brand_id=schedule.brand_id)
