@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from ads import selectors
 from ads.models import Campaign, InsightDaily
-from agency.api import BrandScopedViewSet
+from agency.api import BrandScopedViewSet, ErrorSerializer
 from agency.models import Role
 from agency.permissions import Area, brands_for_user
 
@@ -119,7 +119,12 @@ class InsightViewSet(BrandScopedViewSet):
     def scope_queryset(self, queryset):
         return queryset.filter(brand__in=staff_brands(self.request.user).values("pk"))
 
-    @extend_schema(parameters=[KpiQuerySerializer], responses=KpiReportSerializer)
+    # 400: the query is checked (a campaign or a brand, a period in order); 404: no such
+    # campaign or brand among those the caller works on.
+    @extend_schema(
+        parameters=[KpiQuerySerializer],
+        responses={200: KpiReportSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
     @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
     def kpis(self, request):
         """Totals and KPIs (CTR, CPC, CPM, CPA, conversion rate, ROAS, ROI) of a campaign with

@@ -179,6 +179,9 @@ class InfluencerViewSet(viewsets.ModelViewSet):
     permission_classes = STAFF_ONLY
     ordering_fields = ["name", "audience_size", "created_at"]
     schema = AutoSchema()
+    # Any segment reaches the viewset, so a malformed id is the API's JSON 404, not Django's
+    # HTML page (the router's default pattern stops at a dot).
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         return selectors.influencers_for_user(user=self.request.user)

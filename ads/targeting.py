@@ -516,6 +516,36 @@ def _combination_errors(
     return errors
 
 
+def _storable(text: str) -> bool:
+    # PostgreSQL's jsonb holds neither NUL nor an unpaired surrogate (which UTF-8 cannot encode).
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable_paths(doc: Any) -> list[tuple[Any, ...]]:
+    """Paths of the strings (or of the objects whose keys) the database cannot store. Walked
+    with a stack, not recursion: a parsed body may be nested as deep as the parser allowed."""
+    found: list[tuple[Any, ...]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                found.append(path)
+        elif isinstance(value, Mapping):
+            if not all(_storable(str(key)) for key in value):
+                found.append(path)
+            stack.extend(((*path, key), item) for key, item in value.items() if _storable(key))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+    return sorted(found, key=lambda path: [str(part) for part in path])
+
+
 def validate_targeting(
     doc: Any,
     *,
@@ -532,6 +562,13 @@ def validate_targeting(
             "The targeting must be a set of fields (a JSON object), with at least its locations."
         )
     errors: dict[str, list[str]] = {}
+    for path in _unstorable_paths(doc):
+        errors.setdefault(_key(path), []).append(
+            f"{_describe(path)} contains a character that cannot be saved (a NUL character or "
+            "an unpaired surrogate); remove it."
+        )
+    if errors:
+        raise ValidationError(errors)
     for error in _validator.iter_errors(doc):
         key, message = _schema_error(error)
         if message not in errors.get(key, []):

@@ -10,7 +10,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import slugify
 
-from agency.models import Brand, Platform, SocialAccount, hex_color, time_zone_names
+from agency.models import ApiToken, Brand, Platform, SocialAccount, hex_color, time_zone_names
+from agency.permissions import Area, scope
 
 
 def attach_service_errors(
@@ -169,6 +170,54 @@ class SocialAccountForm(DashboardForm):
 
 
 class ApiTokenForm(DashboardForm):
+    """Name, kind, one access level per area, and optionally the brands the token is limited to.
+
+    A form posted without any access field (a script, an old page) leaves the scopes to the
+    service's default: everything the user can do.
+    """
+
+    NO_ACCESS, READ, WRITE = "none", "read", "write"
+
     name = forms.CharField(
         max_length=100, help_text="What the token is for, for example 'Zapier' or 'reporting'."
     )
+    kind = forms.ChoiceField(
+        choices=ApiToken.Kind.choices,
+        initial=ApiToken.Kind.PERSONAL,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Personal: your own scripts. Integration: another system acting for you.",
+    )
+    brands = forms.ModelMultipleChoiceField(
+        queryset=Brand.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick none for every brand you can see, now and later.",
+    )
+
+    def __init__(self, *args, brands, read_only: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["brands"].queryset = brands
+        choices = [(self.NO_ACCESS, "No access"), (self.READ, "Read")]
+        if not read_only:
+            choices.append((self.WRITE, "Read and write"))
+        self.area_fields = {}
+        for area in Area:
+            name = f"access_{area.value}"
+            self.fields[name] = forms.ChoiceField(
+                label=area.label, choices=choices, initial=self.READ, required=False
+            )
+            self.area_fields[name] = area
+        if read_only:
+            self.fields["kind"].help_text += " As a client, your tokens can only read."
+        self.order_fields(["name", "kind", *self.area_fields, "brands"])
+
+    def scopes(self) -> list[str] | None:
+        if self.is_bound and not any(name in self.data for name in self.area_fields):
+            return None
+        chosen = []
+        for name, area in self.area_fields.items():
+            access = self.cleaned_data.get(name) or self.NO_ACCESS
+            if access != self.NO_ACCESS:
+                chosen.append(scope(area, write=access == self.WRITE))
+        return chosen

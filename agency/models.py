@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.functional import cached_property
 
 from agency.crypto import EncryptedTextField
 
@@ -228,12 +229,28 @@ class AuditEvent(models.Model):
 
 
 class ApiToken(BaseModel):
-    """A personal API token. Only its SHA-256 is stored; the key is shown once."""
+    """An API token: it acts as its user, narrowed to its scopes and, optionally, some brands.
+
+    Personal tokens are a person's scripts; integration tokens are another system's (Zapier, a
+    BI tool) and must name their scopes. A scope is "<area>:read" or "<area>:write" (the areas
+    of agency.permissions.Area); write implies read. Only the key's SHA-256 is stored.
+    """
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal"
+        INTEGRATION = "integration", "Integration"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
     name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
+    scopes = models.JSONField(
+        default=list, blank=True, help_text='For example ["calendar:write", "reports:read"].'
+    )
+    brands = models.ManyToManyField(
+        Brand, blank=True, related_name="+", help_text="None: every brand the user can see."
+    )
     prefix = models.CharField(max_length=12, help_text="First characters, to recognise the key.")
     key_hash = models.CharField(max_length=64, unique=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -248,6 +265,46 @@ class ApiToken(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, scope: str) -> bool:
+        area, _, level = scope.partition(":")
+        return scope in self.scopes or (level == "read" and f"{area}:write" in self.scopes)
+
+    @cached_property
+    def brand_ids(self) -> frozenset:
+        """The brands the token is limited to; empty when it is not limited."""
+        return frozenset(self.brands.values_list("pk", flat=True))
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed to its repeats.
+
+    The row is inserted before the request runs and filled in by the same transaction, so a
+    concurrent repeat waits on the unique index and then reads the finished answer; a failed
+    request rolls its row back and the key can be used again.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Keys are per token (or per user for a browser session): two integrations of one user may
+    # pick the same key without seeing each other's answers.
+    owner = models.CharField(max_length=80)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique_owner_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"
 
 
 class Notification(BaseModel):

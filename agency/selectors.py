@@ -25,7 +25,7 @@ def brands_with_account_counts(*, user):
 
 
 def api_tokens_for_user(*, user) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user)
+    return ApiToken.objects.filter(user=user).prefetch_related("brands")
 
 
 def notifications_for_user(*, user, unread_only: bool = False) -> QuerySet[Notification]:

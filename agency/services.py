@@ -8,12 +8,13 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from agency.common import model_update
@@ -23,11 +24,13 @@ from agency.models import (
     AuditEvent,
     Brand,
     Heartbeat,
+    IdempotencyRecord,
     Membership,
     Notification,
     Role,
     SocialAccount,
 )
+from agency.permissions import ALL_SCOPES, READ_SCOPES, brands_for_user, is_staff_of_any_agency
 
 logger = logging.getLogger(__name__)
 
@@ -261,16 +264,70 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _token_scopes(*, user, kind: str, scopes: Iterable[str] | None) -> list[str]:
+    staff = is_staff_of_any_agency(user)
+    if scopes is None:
+        if kind == ApiToken.Kind.INTEGRATION:
+            raise ValidationError({"scopes": "Choose what the integration may read and write."})
+        # A personal token can do what its user can; the roles still refuse the rest.
+        return list(ALL_SCOPES if staff else READ_SCOPES)
+    chosen = sorted(set(scopes))
+    unknown = [s for s in chosen if s not in ALL_SCOPES]
+    if unknown:
+        raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
+    if not chosen:
+        raise ValidationError({"scopes": "A token needs at least one scope."})
+    if not staff and set(chosen) - set(READ_SCOPES):
+        raise ValidationError(
+            {"scopes": "You are a client of every brand you see, so your tokens can only read."}
+        )
+    return chosen
+
+
 @transaction.atomic
-def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    """A new token for the user; the returned key is the only time it is ever visible."""
+def api_token_create(
+    *,
+    user,
+    name: str,
+    kind: str = ApiToken.Kind.PERSONAL,
+    scopes: Iterable[str] | None = None,
+    brands: Iterable[Brand] | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for the user; the returned key is the only time it is ever visible.
+
+    `scopes` None: a personal token gets every scope (a client only the read ones); an
+    integration must choose. `brands` empty or None: every brand the user can see, now and later.
+    """
+    scopes = _token_scopes(user=user, kind=kind, scopes=scopes)
+    brands = list(brands or [])
+    visible = set(
+        brands_for_user(user=user)
+        .filter(pk__in=[b.pk for b in brands])
+        .values_list("pk", flat=True)
+    )
+    if any(brand.pk not in visible for brand in brands):
+        raise ValidationError({"brands": "A token can only be limited to brands you can see."})
     key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name.strip(), prefix=key[:10], key_hash=_hash_key(key))
+    token = ApiToken(
+        user=user,
+        name=name.strip(),
+        kind=kind,
+        scopes=scopes,
+        prefix=key[:10],
+        key_hash=_hash_key(key),
+    )
     token.full_clean()
     token.save()
+    token.brands.set(brands)
     membership = Membership.objects.filter(user=user).select_related("agency").first()
     if membership:
-        audit_log(actor=user, action="api_token.created", target=token, agency=membership.agency)
+        audit_log(
+            actor=user,
+            action="api_token.created",
+            target=token,
+            agency=membership.agency,
+            data={"kind": kind, "scopes": scopes, "brands": sorted(str(b.pk) for b in brands)},
+        )
     return token, key
 
 
@@ -299,6 +356,57 @@ def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
         if membership:
             audit_log(actor=by, action="api_token.revoked", target=token, agency=membership.agency)
     return token
+
+
+# Idempotency-Key: how long a key's first answer is replayed (and then purged).
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def idempotency_claim(
+    *, user, owner: str, key: str, fingerprint: str, method: str, path: str
+) -> tuple[IdempotencyRecord, bool]:
+    """Claim `key` for the request about to run, or find who already did: (record, claimed).
+
+    Call it inside the request's transaction. A concurrent claim of the same key waits on the
+    unique index until that transaction ends: then it either claims the key (the first request
+    failed and rolled back) or reads the first request's committed answer.
+    """
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    user=user,
+                    owner=owner,
+                    key=key,
+                    fingerprint=fingerprint,
+                    method=method,
+                    path=path[:500],
+                )
+            return record, True
+        except IntegrityError:
+            record = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+            if record is None:
+                continue  # purged in between: claim again
+            if record.created_at >= timezone.now() - IDEMPOTENCY_TTL:
+                return record, False
+            record.delete()  # expired, not yet purged: the key is free again
+    raise RuntimeError(f"Could not claim the idempotency key {key!r}.")
+
+
+def idempotency_record_response(
+    *, record: IdempotencyRecord, status_code: int, body: Any, headers: dict[str, str]
+) -> IdempotencyRecord:
+    record.status_code = status_code
+    record.response_body = body
+    record.response_headers = headers
+    record.save(update_fields=["status_code", "response_body", "response_headers"])
+    return record
+
+
+def idempotency_records_purge(*, now: datetime | None = None) -> int:
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def heartbeat_beat(*, name: str) -> Heartbeat:

@@ -5,9 +5,11 @@ clone runs with no server. Production sets DATABASE_URL, CELERY_BROKER_URL, DJAN
 FERNET_KEYS; DEBUG stays off unless DJANGO_DEBUG turns it on.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +65,7 @@ SITE_URL = env("AGENCY_SITE_URL", default="http://localhost:8000")
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -74,15 +77,19 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "agency",
     "calendar_app",
     "community",
     "ads",
     "reports",
+    "integrations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "agency.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +99,8 @@ MIDDLEWARE = [
     "reports.middleware.ClientPortalOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "agency.urls"
@@ -108,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "agency.context_processors.dashboard",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -132,10 +142,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes): AXES_FAILURE_LIMIT failed log-ins for one username from one
+# address lock that pair out for AXES_COOLOFF_TIME; a successful log-in resets the count.
+AUTHENTICATION_BACKENDS = [
+    "agency.auth_backends.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AGENCY_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AGENCY_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "agency.auth_backends.client_ip"
+# Proxies in front of the app that append to X-Forwarded-For (a load balancer: 1). 0 trusts none.
+AGENCY_TRUSTED_PROXY_COUNT = env.int("AGENCY_TRUSTED_PROXY_COUNT", default=0)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -186,6 +214,23 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+CSRF_COOKIE_HTTPONLY = True  # scripts read the token from the page, never from the cookie
+# Content-Security-Policy (django-csp): no inline script anywhere; inline <style> only with the
+# request's nonce (FullCalendar reads it from <meta name="csp-nonce">). See SECURITY.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "https:", "data:"],
+        "font-src": [SELF, "data:"],  # FullCalendar's arrow icons are an inline data: font
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     # Load balancers and compose probe over plain HTTP inside the network.
@@ -202,7 +247,17 @@ REST_FRAMEWORK = {
         "agency.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "agency.permissions.TokenScopePermission",
+    ],
+    # One budget per API token (by its kind) and one per signed-in user; a 429 says Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["agency.throttling.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token_personal": env("API_RATE_PERSONAL_TOKEN", default="600/minute"),
+        "token_integration": env("API_RATE_INTEGRATION_TOKEN", default="1200/minute"),
+        "session": env("API_RATE_SESSION", default="1200/minute"),
+    },
     "DEFAULT_PAGINATION_CLASS": "agency.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -211,6 +266,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "agency.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "agency.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -284,7 +344,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes says INFO on every log-in; its lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # The beat schedule lives in code; django-celery-beat's DatabaseScheduler syncs it into the DB,
@@ -328,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "community.tasks.sweep_webhooks",
         "schedule": env.float("INBOX_SWEEP_EVERY_SECONDS", default=15.0),
     },
+    # Idempotency-Key answers are replayed for 24 hours, then deleted.
+    "purge-idempotency-records": {
+        "task": "agency.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
     # Daily: re-syncs yesterday and today in each brand's zone, so every day is read again
     # once it is over.
     "metrics-sync": {"task": "reports.tasks.sync_metrics", "schedule": 24 * 3600.0},
@@ -362,6 +431,14 @@ META_VERIFY_TOKEN = env("META_VERIFY_TOKEN", default="")
 X_CONSUMER_SECRET = env("X_CONSUMER_SECRET", default="")
 REPLY_LEASE_SECONDS = env.int("REPLY_LEASE_SECONDS", default=120)
 REPLY_MAX_ATTEMPTS = env.int("REPLY_MAX_ATTEMPTS", default=6)
+# Webhook bodies are drained by tasks: at most one drain is kicked per window, and the sweep
+# drains whatever has waited longer than WEBHOOK_SWEEP_AFTER_SECONDS (a lost kick, a failure).
+WEBHOOK_DRAIN_KICK_MS = env.int("WEBHOOK_DRAIN_KICK_MS", default=1000)
+# Each web process asks Redis at most once per this many ms (then kicks once more at its end).
+WEBHOOK_DRAIN_LOCAL_MS = env.int("WEBHOOK_DRAIN_LOCAL_MS", default=250)
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=30)
+# Inbound deliveries only (integrations' outgoing webhooks have WEBHOOK_MAX_ATTEMPTS).
+INBOUND_WEBHOOK_MAX_ATTEMPTS = env.int("INBOUND_WEBHOOK_MAX_ATTEMPTS", default=5)
 
 # Paid insights (ads app): the daily sync re-reads the last days (platforms revise conversions
 # for a while), and pacing alerts fire past this fraction off plan either way.
@@ -377,3 +454,19 @@ CELERY_BEAT_SCHEDULE |= {
         "schedule": env.float("ADS_PACING_EVERY_SECONDS", default=3600.0),
     },
 }
+
+# Outgoing webhooks (integrations app): timeouts, retries and the sweep; see docs/WEBHOOKS.md.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=60.0)
+WEBHOOK_BACKOFF_CAP_SECONDS = env.float("WEBHOOK_BACKOFF_CAP_SECONDS", default=6 * 3600.0)
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=120)
+# Off in production: an endpoint on a private network (the cloud's metadata service, our own
+# database) is refused. On for local receivers in development and tests.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "integrations.tasks.sweep_webhook_deliveries",
+    "schedule": env.float("WEBHOOK_DELIVERY_SWEEP_EVERY_SECONDS", default=30.0),
+}
+CELERY_TASK_ROUTES["integrations.tasks.deliver_webhook"] = {"queue": "publish"}
+CELERY_TASK_ROUTES["integrations.tasks.sweep_webhook_deliveries"] = {"queue": "dispatch"}

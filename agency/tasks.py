@@ -1,7 +1,11 @@
 from celery import shared_task
 
 from agency.selectors import accounts_with_expiring_tokens
-from agency.services import heartbeat_beat, social_account_refresh_credentials
+from agency.services import (
+    heartbeat_beat,
+    idempotency_records_purge,
+    social_account_refresh_credentials,
+)
 
 
 @shared_task(ignore_result=True)
@@ -19,3 +23,9 @@ def refresh_expiring_tokens() -> int:
         social_account_refresh_credentials(account=account)
         for account in accounts_with_expiring_tokens()
     )
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def purge_idempotency_records() -> int:
+    """Forget Idempotency-Key answers older than 24 hours (hourly, from beat)."""
+    return idempotency_records_purge()

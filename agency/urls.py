@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("community.urls")),
     path("", include("ads.urls")),
     path("", include("reports.urls")),
+    path("", include("integrations.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("l/<slug:code>", link_redirect.follow, name="tracked-link"),
     path("auth/", include("django.contrib.auth.urls")),

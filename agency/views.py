@@ -25,7 +25,15 @@ from agency.forms import (
     SocialAccountForm,
     attach_service_errors,
 )
-from agency.permissions import Area, admin_agencies, brand_for_user, can_write
+from agency.models import ApiToken
+from agency.permissions import (
+    Area,
+    admin_agencies,
+    brand_for_user,
+    brands_for_user,
+    can_write,
+    is_staff_of_any_agency,
+)
 from agency.selectors import (
     api_tokens_for_user,
     audit_events_for_brand,
@@ -245,18 +253,29 @@ def account_disconnect(request, account_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(
+        request.POST or None,
+        brands=brands_for_user(user=request.user),
+        read_only=not is_staff_of_any_agency(request.user),
+    )
     new_key = None
     if request.method == "POST" and form.is_valid():
         try:
             _token, new_key = services.api_token_create(
-                user=request.user, name=form.cleaned_data["name"]
+                user=request.user,
+                name=form.cleaned_data["name"],
+                kind=form.cleaned_data["kind"] or ApiToken.Kind.PERSONAL,
+                scopes=form.scopes(),
+                brands=form.cleaned_data["brands"],
             )
         except ValidationError as error:
             attach_service_errors(form, error)
         else:
             # Rendered, not redirected: the key exists only in this response and is never stored.
-            form = ApiTokenForm()
+            form = ApiTokenForm(
+                brands=brands_for_user(user=request.user),
+                read_only=not is_staff_of_any_agency(request.user),
+            )
     return render(
         request,
         "agency/token_list.html",

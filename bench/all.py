@@ -6,13 +6,21 @@ so a figure there always comes from a run of this command.
     bench/bench_import.py   bulk CSV import of 10,000 rows (issue 4)
     bench/bench_webhooks.py signed webhooks accepted and ingested per second (issue 5)
     bench/bench_roi.py      ROI selectors over 1,000,000 insight rows (issue 6)
+    bench/bench_api.py      posts list and calendar API over 100,000 posts (issue 8)
 
 Extra arguments go to bench/run.py. `--only import,roi` runs just those.
+
+Opt-in (never in the default run, because it takes minutes and loads the whole machine):
+
+    bench/load/run.py       20 users on pages and API over 100,000 posts and 1,000,000
+                            messages, with publishing (issue 9): `--only load`; its own
+                            arguments in BENCH_LOAD_ARGS, e.g. "--posts 10000 --duration 60"
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -25,6 +33,7 @@ STANDALONE = [
     ("import", "bench/bench_import.py", "Bulk CSV import (issue 4)"),
     ("webhooks", "bench/bench_webhooks.py", "Signed webhooks (issue 5)"),
     ("roi", "bench/bench_roi.py", "ROI selectors over 1,000,000 insight rows (issue 6)"),
+    ("api", "bench/bench_api.py", "API over 100,000 posts against a bare endpoint (issue 8)"),
 ]
 
 
@@ -56,6 +65,11 @@ def main(argv: list[str]) -> int:
     if only is None or "publishing" in only:
         # bench/run.py writes its own section and prints as it goes.
         code = subprocess.call([sys.executable, "bench/run.py", *argv], cwd=REPO_ROOT)
+        failed += code != 0
+    if only is not None and "load" in only:
+        # Writes its own section (bench:load) and prints as it goes.
+        load_args = shlex.split(os.environ.get("BENCH_LOAD_ARGS", ""))
+        code = subprocess.call([sys.executable, "bench/load/run.py", *load_args], cwd=REPO_ROOT)
         failed += code != 0
     for key, script, title in STANDALONE:
         if only is not None and key not in only:

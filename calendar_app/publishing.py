@@ -37,9 +37,11 @@ from agency.platforms.errors import (
     RateLimited,
     Rejected,
     TransientError,
+    secrets_scrubbed,
 )
 from agency.retry import jittered_backoff
 from calendar_app.models import PostTarget, PublishAttempt, TargetState
+from integrations import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -220,9 +222,10 @@ def publish_target(*, target_id, worker: str = "") -> str:
 
     # The platform call: outside any transaction, so no lock is held while we wait on it.
     try:
-        result = adapter.publish(
-            target.account, payload, idempotency_key=str(target.idempotency_key)
-        )
+        with secrets_scrubbed(target.account):
+            result = adapter.publish(
+                target.account, payload, idempotency_key=str(target.idempotency_key)
+            )
     except RateLimited as exc:
         return _retry_later(target, attempt, exc, retry_after=exc.retry_after)
     except TransientError as exc:
@@ -302,6 +305,8 @@ def _published(target: PostTarget, attempt: PublishAttempt, result: PublishResul
     if not moved:
         # The reconciler settled it in between (it will have found the post by its key). Say so.
         logger.warning("target %s published but its state had moved on", target.pk)
+    if moved:
+        webhook_events.post_published(target=target)
     first_comment_error = result.raw.get("first_comment_error") if result.raw else None
     if first_comment_error:
         PostTarget.objects.filter(pk=target.pk).update(
@@ -366,6 +371,7 @@ def _fail(target: PostTarget, attempt: PublishAttempt, message: str, error=None)
         last_error=message,
         needs_attention=True,
     )
+    webhook_events.post_failed(target=target)
     _tell_people(
         target,
         title=f"Post failed on {target.account}",
@@ -399,6 +405,7 @@ def _duplicate(target: PostTarget, attempt: PublishAttempt, error: Rejected) -> 
             last_error="",
             needs_attention=False,
         )
+        webhook_events.post_published(target=target)
         return S.PUBLISHED
     _settle(
         target,
@@ -458,12 +465,13 @@ def reconcile_unconfirmed(*, target_id) -> str:
         return target.state
     adapter = get_adapter(target.account.platform)
     try:
-        found = adapter.find_published(
-            target.account,
-            idempotency_key=str(target.idempotency_key),
-            payload=payload_for(target),
-            **(target.platform_hints or {}),
-        )
+        with secrets_scrubbed(target.account):
+            found = adapter.find_published(
+                target.account,
+                idempotency_key=str(target.idempotency_key),
+                payload=payload_for(target),
+                **(target.platform_hints or {}),
+            )
     except (OutcomeUnknown, TransientError, RateLimited, AuthExpired) as exc:
         return _needs_person(target, f"The platform cannot tell us: {exc}")
     if found is not None:
@@ -478,6 +486,7 @@ def reconcile_unconfirmed(*, target_id) -> str:
             last_error="",
             needs_attention=False,
         )
+        webhook_events.post_published(target=target)
         return S.PUBLISHED
     # The platform says it surely does not have it: publishing again cannot make a duplicate.
     _move(

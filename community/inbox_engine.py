@@ -9,8 +9,10 @@ The same three rules as calendar_app/publishing.py make a reply go out exactly o
 2. The platform call happens outside any transaction, after the message was claimed as
    `sending` with a lease. A worker that dies mid-call leaves an expired lease; the sweeper makes
    the message `unconfirmed`, never `pending`: it is not retried blindly.
-3. An unconfirmed reply is settled by asking the platform (`find_published` with the reply's
-   idempotency key). Only a platform that can say "surely not there" gets a retry.
+3. An unconfirmed reply is settled by asking the platform (`find_reply`: by the reply's
+   idempotency key where the network keeps one, else among the replies to the message by author
+   and text, as X, Facebook and Instagram need). Only a platform that can say "surely not
+   there" gets a retry; one that cannot be asked right now is asked again later.
 
 While a message is pending, `lease_expires_at` means "its send task is enqueued until then": the
 sweeper enqueues a due pending message only when that mark is missing or has run out, so a
@@ -28,7 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agency.models import SocialAccount
-from agency.platforms import PostPayload, PublishResult, get_adapter
+from agency.platforms import PublishResult, adapter_class, get_adapter
 from agency.platforms.errors import (
     AuthExpired,
     OutcomeUnknown,
@@ -36,6 +38,7 @@ from agency.platforms.errors import (
     RateLimited,
     Rejected,
     TransientError,
+    secrets_scrubbed,
 )
 from agency.retry import jittered_backoff
 from community.models import Conversation, Message
@@ -120,9 +123,10 @@ def send_reply(*, message_id) -> str:
 
     # The platform call: outside any transaction, so no lock is held while we wait on it.
     try:
-        result = adapter.reply(
-            message.account, answering, text, idempotency_key=str(message.idempotency_key)
-        )
+        with secrets_scrubbed(message.account):
+            result = adapter.reply(
+                message.account, answering, text, idempotency_key=str(message.idempotency_key)
+            )
     except RateLimited as exc:
         return _retry_later(message, exc, retry_after=exc.retry_after)
     except TransientError as exc:
@@ -236,12 +240,14 @@ def _fail(message: Message, words: str) -> str:
 
 
 def _unconfirmed(message: Message, words: str) -> str:
+    # Networks whose replies are read back from lists give them a moment to show up there.
+    delay = getattr(adapter_class(message.account.platform), "reply_lookup_delay", 0.0)
     _move(
         message.pk,
         frm=S.SENDING,
         to=S.UNCONFIRMED,
         lease_expires_at=None,
-        due_at=timezone.now(),
+        due_at=timezone.now() + timedelta(seconds=delay),
         last_error=f"{words} Checking with {message.account.get_platform_display()} "
         "whether it was sent.",
     )
@@ -280,12 +286,19 @@ def reconcile_unconfirmed(*, message_id) -> str:
     ).first()
     text = adapter.compose_reply(answering, message.text) if answering else message.text
     try:
-        found = adapter.find_published(
-            message.account,
-            idempotency_key=str(message.idempotency_key),
-            payload=PostPayload(text=text),
-        )
-    except (OutcomeUnknown, TransientError, RateLimited, AuthExpired, Rejected) as exc:
+        with secrets_scrubbed(message.account):
+            # Networks with an idempotency key look the reply up by it; the others (X,
+            # Facebook, Instagram) among the replies to `answering`, by author and text.
+            found = adapter.find_reply(
+                message.account,
+                answering,
+                text,
+                idempotency_key=str(message.idempotency_key),
+                since=message.created_at,
+            )
+    except (TransientError, RateLimited) as exc:
+        return _check_again_later(message, exc)
+    except (OutcomeUnknown, AuthExpired, Rejected) as exc:
         return _needs_person(message, f"The platform cannot tell us: {exc}")
     if found is not None:
         return _sent(message, found, frm=(S.UNCONFIRMED,))
@@ -299,6 +312,22 @@ def reconcile_unconfirmed(*, message_id) -> str:
         last_error="Not found on the platform after an unanswered attempt; sending again.",
     )
     return S.PENDING
+
+
+def _check_again_later(message: Message, error: PlatformError) -> str:
+    """The lookup itself failed for now: ask again later, for a day, then leave it to a person."""
+    if timezone.now() - message.created_at > timedelta(
+        seconds=_setting("REPLY_RECONCILE_GIVE_UP_SECONDS", 24 * 3600)
+    ):
+        return _needs_person(message, f"The platform could not be asked for a day: {error}")
+    wait = max(float(getattr(error, "retry_after", None) or 0), 300.0)
+    Message.objects.filter(pk=message.pk, send_state=S.UNCONFIRMED).update(
+        due_at=timezone.now() + timedelta(seconds=wait),
+        last_error=f"Could not check yet whether this reply was sent ({error}); "
+        f"checking again in {int(wait)} s.",
+        updated_at=timezone.now(),
+    )
+    return S.UNCONFIRMED
 
 
 def _needs_person(message: Message, reason: str) -> str:

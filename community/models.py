@@ -209,7 +209,13 @@ class InboxSettings(BaseModel):
 
 class WebhookDelivery(models.Model):
     """A verified webhook body, stored before it is processed, so a broker outage or a crash
-    loses nothing: a sweeper re-enqueues what was not processed."""
+    loses nothing: a drain task ingests what is not processed yet, and a sweeper kicks one for
+    whatever a lost kick left behind.
+
+    The same body is stored once (the unique hash): a delivery Meta or X retries, or a captured
+    body replayed later, is acknowledged without a second row, race-free under concurrent
+    requests.
+    """
 
     id = models.BigAutoField(primary_key=True)
     platform = models.CharField(max_length=16, choices=Platform.choices)
@@ -227,13 +233,23 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "body_sha256"],
+                condition=~Q(body_sha256=""),
+                name="webhook_unique_body",
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["received_at"],
                 condition=Q(processed_at__isnull=True),
                 name="webhook_unprocessed",
             ),
-            models.Index(fields=["platform", "body_sha256", "received_at"], name="webhook_replay"),
+            # The drain walks unprocessed rows in id order; processed ones never slow it down.
+            models.Index(
+                fields=["id"], condition=Q(processed_at__isnull=True), name="webhook_undrained"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,26 +4,42 @@ Every task here is idempotent (a second delivery finds the work done or claimed)
 run with acks_late.
 """
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 
 from agency.models import SocialAccount
 from community import inbox_engine
 from community.selectors.inbox import accounts_to_poll, webhook_deliveries_to_retry
-from community.services.inbox import poll_account_inbox, webhook_process
+from community.services.inbox import poll_account_inbox, webhook_drain, webhook_process
 
 
 @shared_task(ignore_result=True, acks_late=True)
 def process_webhook(delivery_id: int) -> int:
+    # Kept for tasks enqueued before the drain existed; new deliveries are drained in batches.
     return webhook_process(delivery_id=delivery_id)
 
 
 @shared_task(ignore_result=True, acks_late=True)
+def drain_webhooks(retry_after_seconds: float | None = None) -> int:
+    """Ingest stored webhook deliveries in batches (see community.services.inbox). A drain that
+    ran out of time enqueues the next one instead of holding a worker thread."""
+    older_than = timedelta(seconds=retry_after_seconds) if retry_after_seconds else None
+    result = webhook_drain(older_than=older_than)
+    if not result["done"]:
+        drain_webhooks.delay(retry_after_seconds)
+    return result["claimed"]
+
+
+@shared_task(ignore_result=True, acks_late=True)
 def sweep_webhooks() -> int:
-    """Re-enqueue deliveries that were stored but not processed (lost task, crash, bug)."""
-    ids = list(webhook_deliveries_to_retry())
-    for delivery_id in ids:
-        process_webhook.delay(delivery_id)
-    return len(ids)
+    """Drain what a lost kick, a crash or a failed attempt left unprocessed for a while."""
+    after = settings.WEBHOOK_SWEEP_AFTER_SECONDS
+    waiting = webhook_deliveries_to_retry(older_than=after).count()
+    if waiting:
+        drain_webhooks.delay(after)
+    return waiting
 
 
 @shared_task(ignore_result=True, acks_late=True)

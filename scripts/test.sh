@@ -60,17 +60,24 @@ trap cleanup EXIT
 
 echo "== PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
 "${as_pg[@]}" "$PG_BIN/initdb" -D "$RUN_DIR/pg" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-"${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg" -l "$RUN_DIR/pg.log" -w -o \
+pg_ctl=("${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg" -l "$RUN_DIR/pg.log")
+"${pg_ctl[@]}" -w -o \
   "-p $PG_PORT -k $RUN_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
    -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" start >/dev/null
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-  --pidfile "$RUN_DIR/redis.pid" --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR"
+redis_server=(redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+  --daemonize yes --pidfile "$RUN_DIR/redis.pid" --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR")
+"${redis_server[@]}"
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/agency"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export CELERY_BROKER_URL="redis://127.0.0.1:$REDIS_PORT/1"
 export AGENCY_TEST_PG_BIN="$PG_BIN" AGENCY_TEST_RUN_DIR="$RUN_DIR"
+# The fault drills (tests/drills) restart both servers mid-test: `pg_ctl restart` reuses the
+# options above, and Redis comes back with the same command line (shell-quoted words).
+AGENCY_TEST_PG_CTL=$(printf '%q ' "${pg_ctl[@]}")
+AGENCY_TEST_REDIS_SERVER=$(printf '%q ' "${redis_server[@]}")
+export AGENCY_TEST_PG_CTL AGENCY_TEST_REDIS_SERVER
 "${as_pg[@]}" "$PG_BIN/../bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres agency 2>/dev/null \
   || psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE agency' >/dev/null
 
@@ -87,6 +94,9 @@ if [ "${SKIP_LINT:-0}" != 1 ]; then  # SKIP_LINT=1 for a focused run while other
   ruff format --check .
   echo "== makemigrations --check"
   DJANGO_SETTINGS_MODULE=tests.settings python manage.py makemigrations --check --dry-run
+  echo "== pip-audit of the pinned requirements (constraints.txt)"
+  # Fails on a known vulnerability; warns (does not fail) when the service cannot be asked.
+  python scripts/audit_deps.py
 fi
 echo "== pytest on PostgreSQL and Redis"
 if ((${#pytest_args[@]})); then

@@ -27,5 +27,11 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 CELERY_TASK_ALWAYS_EAGER = False
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# No API rate limits in the suite (benchmarks and loops would trip them); the throttling tests
+# set their own rates.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]),  # noqa: F405
+}
 # WhiteNoise warns on every request when the collected-static folder is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

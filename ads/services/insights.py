@@ -30,6 +30,7 @@ from ads.models import Ad, AdPlatform, AdSet, Campaign, CurrencyRate, InsightDai
 from ads.selectors.insights import campaign_pacing
 from agency.models import Agency, Brand, Platform, Role, SocialAccount
 from agency.services import audit_log, notify
+from integrations import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -512,6 +513,9 @@ def campaign_pacing_alert(*, campaign: Campaign, now: dt.datetime | None = None)
             url=url,
         )
         sent.append("over_budget")
+        webhook_events.campaign_over_budget(
+            campaign=campaign, spent=pacing.actual, budget=pacing.budget_total, day=today
+        )
     elif status in ("over", "under") and _claim(campaign, "pacing_alerted_at", now, day_start):
         words = "faster" if status == "over" else "slower"
         notify(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import requests
@@ -124,25 +125,25 @@ class PlatformAdapter:
         caller says the request is safe to repeat (sent_is_unknown=False, e.g. a GET).
         """
         kwargs.setdefault("timeout", self.timeout)
+        # These words reach the post page: "Mastodon", not the adapter's key "mastodon".
+        label = getattr(self, "display_name", self.name)
         # `from None` throughout: requests puts the whole URL (query string, any token) in its
         # messages and tracebacks, and these errors end up in logs and on pages.
         try:
             return self.http.request(method, url, **kwargs)
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-            raise TransientError(f"Could not reach {self.name}: {exc.__class__.__name__}") from None
+            raise TransientError(f"Could not reach {label}: {exc.__class__.__name__}") from None
         except requests.ConnectionError as exc:
             # requests raises ConnectionError both before and after sending; a refused connection
             # is surely unsent, anything else (reset, remote closed) may have been received.
             text = str(exc).lower()
             if not sent_is_unknown or "refused" in text or "name or service" in text:
-                raise TransientError(
-                    f"Could not reach {self.name}: {redact(_reason(exc))}"
-                ) from None
-            raise OutcomeUnknown(f"The connection to {self.name} broke after sending.") from None
+                raise TransientError(f"Could not reach {label}: {redact(_reason(exc))}") from None
+            raise OutcomeUnknown(f"The connection to {label} broke after sending.") from None
         except requests.Timeout:
             if not sent_is_unknown:
-                raise TransientError(f"{self.name} did not answer in time.") from None
-            raise OutcomeUnknown(f"{self.name} did not answer in time after the request.") from None
+                raise TransientError(f"{label} did not answer in time.") from None
+            raise OutcomeUnknown(f"{label} did not answer in time after the request.") from None
 
     # -- the inbox (community app) ---------------------------------------------------------------
     # True where `fetch_inbox` works: the beat polls only those accounts.
@@ -162,6 +163,53 @@ class PlatformAdapter:
         from agency.platforms.errors import Rejected
 
         raise Rejected(f"{self.name} does not support replying from the inbox yet.")
+
+    # -- moderation from the inbox ---------------------------------------------------------------
+    # Where the platform's API allows it; the inbox shows the buttons only where these are True.
+    supports_hide: ClassVar[bool] = False
+    supports_like: ClassVar[bool] = False
+    # Said in the inbox instead of a Like button when the platform's API cannot like at all.
+    like_unsupported_reason: ClassVar[str] = ""
+
+    def set_hidden(self, account: SocialAccount, platform_id: str, hidden: bool) -> None:
+        """Hide (or show again) an inbound comment by its platform id. Safe to repeat."""
+        from agency.platforms.errors import Rejected
+
+        raise Rejected(f"{self.name} does not let us hide messages.")
+
+    def set_liked(self, account: SocialAccount, platform_id: str, liked: bool) -> None:
+        """Like (or unlike) an inbound message as the account, by its platform id.
+
+        Must be safe to repeat: after a lost answer the person simply clicks again, so an
+        adapter whose platform would record a second like makes the call idempotent itself.
+        """
+        from agency.platforms.errors import Rejected
+
+        raise Rejected(f"{self.name} does not let us like messages.")
+
+    # Seconds to wait after a reply's unknown outcome before reading it back: the lists it is
+    # looked for in (comments, timelines) may lag a moment behind the write.
+    reply_lookup_delay: ClassVar[float] = 0.0
+
+    def find_reply(
+        self,
+        account: SocialAccount,
+        message,
+        text: str,
+        *,
+        idempotency_key: str,
+        since: datetime,
+    ) -> PublishResult | None:
+        """After an unknown outcome of `reply`: our reply to `message` (the inbound Message,
+        None when it is no longer stored) with this text, posted after `since`, if the platform
+        has it; None if surely not; OutcomeUnknown when the platform cannot tell.
+
+        By default a reply is looked up like a post, by its idempotency key (networks whose
+        replies carry one); networks that take no key look among the replies instead.
+        """
+        return self.find_published(
+            account, idempotency_key=idempotency_key, payload=PostPayload(text=text)
+        )
 
     def compose_reply(self, message, text: str) -> str:
         """The text a reply is sent with (and found again by): some networks need the

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PDS = "https://bsky.social"
 POST_COLLECTION = "app.bsky.feed.post"
+LIKE_COLLECTION = "app.bsky.feed.like"
 AUTH_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
 EXISTS_ERRORS = {"RecordAlreadyExists", "AlreadyExists", "Conflict"}
 NOT_FOUND_ERRORS = {"RecordNotFound", "NotFound"}
@@ -275,14 +276,21 @@ class BlueskyAdapter(PlatformAdapter):
         return image
 
     def _create_record(
-        self, account: SocialAccount, pds: str, repo: str, rkey: str, record: dict
+        self,
+        account: SocialAccount,
+        pds: str,
+        repo: str,
+        rkey: str,
+        record: dict,
+        *,
+        collection: str = POST_COLLECTION,
     ) -> dict:
         response = self._call(
             account,
             pds,
             "POST",
             "com.atproto.repo.createRecord",
-            json={"repo": repo, "collection": POST_COLLECTION, "rkey": rkey, "record": record},
+            json={"repo": repo, "collection": collection, "rkey": rkey, "record": record},
         )
         if response.status_code == 200:
             data = _json(response) or {}
@@ -302,7 +310,7 @@ class BlueskyAdapter(PlatformAdapter):
         # The reference PDS answers 500 when the key is taken: an earlier attempt landed.
         if exists or response.status_code >= 500:
             try:
-                found = self._get_record(pds, repo, rkey)
+                found = self._get_record(pds, repo, rkey, collection=collection)
             except PlatformError as exc:
                 raise OutcomeUnknown(
                     f"Bluesky failed with {response.status_code} and the post could not be "
@@ -321,11 +329,13 @@ class BlueskyAdapter(PlatformAdapter):
                 )
         self._raise_for(response, sent=True)
 
-    def _get_record(self, pds: str, repo: str, rkey: str) -> dict | None:
+    def _get_record(
+        self, pds: str, repo: str, rkey: str, *, collection: str = POST_COLLECTION
+    ) -> dict | None:
         response = self._request(
             "GET",
             f"{pds}/xrpc/com.atproto.repo.getRecord",
-            params={"repo": repo, "collection": POST_COLLECTION, "rkey": rkey},
+            params={"repo": repo, "collection": collection, "rkey": rkey},
             sent_is_unknown=False,
         )
         error, _ = _xrpc_error(response)
@@ -448,6 +458,66 @@ class BlueskyAdapter(PlatformAdapter):
         rkey = record_key(idempotency_key)
         created = self._create_record(account, pds, session["did"], rkey, record)
         return self._result(account, session, rkey, created)
+
+    # -- likes ---------------------------------------------------------------------------------
+    # A like is an app.bsky.feed.like record in our repo whose subject is the post's uri and cid
+    # (com.atproto.repo.createRecord); unliking deletes it (com.atproto.repo.deleteRecord).
+    # Bluesky would store a second like record for a second create, so the record key comes
+    # from the liked post's uri: a repeat finds the key taken and changes nothing.
+    # https://docs.bsky.app/docs/tutorials/like-repost
+    # The post's cid and our existing like (viewer.like) come from app.bsky.feed.getPosts.
+    # https://docs.bsky.app/docs/api/app-bsky-feed-get-posts
+    supports_like = True
+
+    def set_liked(self, account: SocialAccount, platform_id: str, liked: bool) -> None:
+        pds = self._pds(account)
+        repo = self._session(account, pds)["did"]
+        post = self._post_view(account, pds, platform_id)
+        existing = str((post.get("viewer") or {}).get("like") or "")
+        rkey = record_key(f"like:{platform_id}")
+        if liked:
+            if existing:
+                return
+            record = {
+                "$type": LIKE_COLLECTION,
+                "subject": {"uri": post["uri"], "cid": post["cid"]},
+                "createdAt": _now_iso(),
+            }
+            self._create_record(account, pds, repo, rkey, record, collection=LIKE_COLLECTION)
+            return
+        keys = [rkey]
+        prefix = f"at://{repo}/{LIKE_COLLECTION}/"
+        if existing.startswith(prefix) and existing[len(prefix) :] != rkey:
+            keys.append(existing[len(prefix) :])  # liked in the Bluesky app, not from here
+        for key in keys:
+            response = self._call(
+                account,
+                pds,
+                "POST",
+                "com.atproto.repo.deleteRecord",
+                json={"repo": repo, "collection": LIKE_COLLECTION, "rkey": key},
+                sent_is_unknown=False,
+            )
+            error, _ = _xrpc_error(response)
+            if response.status_code != 200 and error not in NOT_FOUND_ERRORS:
+                self._raise_for(response, sent=False)
+
+    def _post_view(self, account: SocialAccount, pds: str, uri: str) -> dict:
+        response = self._call(
+            account,
+            pds,
+            "GET",
+            "app.bsky.feed.getPosts",
+            params={"uris": uri},
+            sent_is_unknown=False,
+        )
+        if response.status_code != 200:
+            self._raise_for(response, sent=False)
+        posts = (_json(response) or {}).get("posts") or []
+        post = next((p for p in posts if isinstance(p, dict) and p.get("uri") == uri), None)
+        if post is None or not post.get("cid"):
+            raise Rejected("Bluesky does not show this post any more; it may have been deleted.")
+        return post
 
 
 def _compose_text(payload: PostPayload) -> str:

@@ -7,6 +7,8 @@
   never retried blindly, a reconciler settles it.
 """
 
+from contextlib import contextmanager
+
 
 class PlatformError(Exception):
     """`hints` is platform state the engine keeps and hands back to `find_published` (such as
@@ -62,3 +64,23 @@ class Rejected(PlatformError):
 
 class OutcomeUnknown(PlatformError):
     pass
+
+
+@contextmanager
+def secrets_scrubbed(account):
+    """Around a platform call: an error it raises loses every copy of the account's tokens.
+
+    Platforms echo requests back in their error answers (Graph API's "Cannot parse access token:
+    ..."), and these errors become attempt rows, post pages, API answers and notifications.
+    """
+    try:
+        yield
+    except PlatformError as exc:
+        for secret in (account.access_token, account.refresh_token):
+            if secret and len(secret) >= 8:
+                exc.message = exc.message.replace(secret, "[token]")
+                exc.excerpt = exc.excerpt.replace(secret, "[token]")
+                exc.args = tuple(
+                    a.replace(secret, "[token]") if isinstance(a, str) else a for a in exc.args
+                )
+        raise

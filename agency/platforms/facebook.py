@@ -135,7 +135,7 @@ class GraphClientMixin:
         files: dict | None = None,
     ) -> dict:
         url = f"{self.graph_url}/{path.lstrip('/')}"
-        if method == "GET":
+        if method in ("GET", "DELETE"):
             params = {**(params or {}), "access_token": token}
         else:
             data = {**(data or {}), "access_token": token}
@@ -385,6 +385,91 @@ class FacebookAdapter(GraphClientMixin, PlatformAdapter):
         )
         if body.get("success") is False:
             raise Rejected(f"Facebook did not {'hide' if hidden else 'show'} the comment.")
+
+    # Liking a comment as the Page: POST /{comment-id}/likes, and DELETE to unlike, with the Page
+    # token (pages_manage_engagement); both answer {"success": true}. A Page likes a comment at
+    # most once, so a repeat is harmless. The reference today documents reading the edge:
+    # https://developers.facebook.com/docs/graph-api/reference/comment/likes/ ; creating and
+    # deleting are in the /{object-id}/likes reference:
+    # https://developers.facebook.com/docs/graph-api/reference/object/likes
+    supports_like = True
+
+    def set_liked(self, account: SocialAccount, platform_id: str, liked: bool) -> None:
+        token = account.access_token
+        if not token:
+            raise AuthExpired("Facebook: the Page is not connected (no token).")
+        body = self._graph(
+            "POST" if liked else "DELETE", f"{platform_id}/likes", token=token, write=False
+        )
+        if body.get("success") is False:
+            raise Rejected(f"Facebook did not {'like' if liked else 'unlike'} the comment.")
+
+    # -- after a reply's unknown outcome ---------------------------------------------------------
+    # Graph takes no idempotency key: our reply is looked for among the comments on the comment
+    # we answered (GET /{comment-id}/comments, newest first): one from the Page, with the same
+    # text, made after the reply was queued.
+    # https://developers.facebook.com/docs/graph-api/reference/object/comments
+    reply_lookup_delay = 60.0
+    reply_lookup_pages = 3
+
+    def find_reply(self, account, message, text, *, idempotency_key, since):
+        parent = str(getattr(message, "platform_message_id", "") or "")
+        token, page_id = account.access_token, account.external_id
+        if not parent or not token or not page_id:
+            raise OutcomeUnknown("Facebook: the comment or the Page is not known well enough.")
+        return _find_graph_reply(
+            self,
+            edge=f"{parent}/comments",
+            params={
+                "fields": "id,message,from{id,name},created_time",
+                "filter": "stream",
+                "order": "reverse_chronological",
+                "limit": 100,
+            },
+            token=token,
+            ours=lambda c: str((c.get("from") or {}).get("id") or "") == page_id,
+            text_of=lambda c: str(c.get("message") or ""),
+            time_of=lambda c: _parse_graph_time(str(c.get("created_time") or "")),
+            text=text,
+            since=since,
+            pages=self.reply_lookup_pages,
+            url=lambda comment_id: f"https://www.facebook.com/{comment_id}",
+        )
+
+
+def _find_graph_reply(
+    adapter, *, edge, params, token, ours, text_of, time_of, text, since, pages, url
+) -> PublishResult | None:
+    """Our reply among a Graph edge's comments, newest first; shared by Facebook and Instagram.
+    None when the edge reaches back before `since` without it (surely not there)."""
+    from datetime import timedelta
+
+    from agency.platforms.text import same_reply_text
+
+    earliest = since - timedelta(minutes=5)
+    try:
+        for _ in range(pages):
+            body = adapter._graph("GET", edge, token=token, write=False, params=params)
+            comments = [c for c in body.get("data") or [] if isinstance(c, dict)]
+            for comment in comments:
+                if comment.get("id") and ours(comment) and same_reply_text(text, text_of(comment)):
+                    at = time_of(comment)
+                    if at is None or at >= earliest:
+                        comment_id = str(comment["id"])
+                        return PublishResult(
+                            external_id=comment_id,
+                            url=url(comment_id),
+                            raw={"id": comment_id, "found": True},
+                        )
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return None
+            params = {**params, "after": after}
+    except Rejected as exc:
+        # A refused read (a deleted parent, a missing permission) says nothing about the reply.
+        raise OutcomeUnknown(f"The replies could not be read: {exc}") from exc
+    raise OutcomeUnknown("There are more replies than we read through.")
 
 
 def _open_media(item):

@@ -403,8 +403,56 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
             )
         return PublishResult(external_id=str(body["id"]), raw={"id": str(body["id"])})
 
+    # -- after a reply's unknown outcome ---------------------------------------------------------
+    # Instagram takes no idempotency key: our reply is looked for among the replies of the
+    # top-level comment (a reply to a reply lands there), GET /{ig-comment-id}/replies: one by
+    # the account, with the same text, made after the reply was queued. `find_published` looks
+    # at posts' captions and must not be used for replies.
+    # https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment/replies
+    reply_lookup_delay = 60.0
+    reply_lookup_pages = 3
+
+    def find_reply(self, account, message, text, *, idempotency_key, since):
+        from agency.platforms.facebook import _find_graph_reply
+
+        top = str(
+            getattr(message, "in_reply_to", "") or getattr(message, "platform_message_id", "") or ""
+        )
+        token, ig_user = account.access_token, account.external_id
+        if not top or not token or not ig_user:
+            raise OutcomeUnknown("Instagram: the comment or the account is not known well enough.")
+        handle = account.handle.lstrip("@").lower()
+
+        def ours(reply: dict) -> bool:
+            author = reply.get("from") or {}
+            if author.get("id"):
+                return str(author["id"]) == ig_user
+            username = str(author.get("username") or reply.get("username") or "").lower()
+            return bool(handle) and username == handle
+
+        from agency.platforms.inbox import parse_iso
+
+        return _find_graph_reply(
+            self,
+            edge=f"{top}/replies",
+            params={"fields": "id,text,timestamp,username,from", "limit": 50},
+            token=token,
+            ours=ours,
+            text_of=lambda r: str(r.get("text") or ""),
+            time_of=lambda r: parse_iso(str(r.get("timestamp") or "")),
+            text=text,
+            since=since,
+            pages=self.reply_lookup_pages,
+            url=lambda comment_id: "",
+        )
+
     # Hiding a comment on the account's media: POST /{ig-comment-id} with hide.
     supports_hide = True
+    # The IG Comment node can be read, hidden, replied to and deleted, but has no like edge.
+    # https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment
+    like_unsupported_reason = (
+        "Instagram's API does not let an account like comments: like it in the Instagram app."
+    )
 
     def set_hidden(self, account: SocialAccount, platform_id: str, hidden: bool) -> None:
         token = account.access_token

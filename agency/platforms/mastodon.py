@@ -315,6 +315,28 @@ class MastodonAdapter(PlatformAdapter):
             handle = f"@{handle}"
         return text if not handle or handle in text else f"{handle} {text}"
 
+    # Favourite: POST /api/v1/statuses/:id/favourite (and /unfavourite). Both answer the Status
+    # and are idempotent: favouriting twice leaves one favourite.
+    # https://docs.joinmastodon.org/methods/statuses/#favourite
+    supports_like = True
+
+    def set_liked(self, account: SocialAccount, platform_id: str, liked: bool) -> None:
+        base = self._server(account)
+        action = "favourite" if liked else "unfavourite"
+        response = self._request(
+            "POST",
+            f"{base}/api/v1/statuses/{platform_id}/{action}",
+            headers=self._auth(account),
+            sent_is_unknown=False,
+        )
+        if response.status_code != 200:
+            self._raise_for(response, sent=False)
+        status = _json(response) or {}
+        if "favourited" in status and bool(status["favourited"]) != liked:
+            raise TransientError(
+                f"Mastodon answered the {action} but the status does not show it yet."
+            )
+
     def reply(
         self, account: SocialAccount, message, text: str, *, idempotency_key: str
     ) -> PublishResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -87,3 +88,15 @@ def validate_against_rules(adapter: PlatformAdapter, payload: PostPayload) -> li
     if payload.first_comment and not rules.supports_first_comment:
         problems.append(f"{label}: first comments are not supported on this platform.")
     return problems
+
+
+def same_reply_text(sent: str, found: str) -> bool:
+    """Whether text read back from a platform is the text we sent. Platforms escape HTML
+    entities, wrap links (X's t.co) and trim whitespace, so links are compared by presence
+    and whitespace is collapsed."""
+
+    def normal(text: str) -> str:
+        text = URL_RE.sub("<link>", html.unescape(text or ""))
+        return " ".join(unicodedata.normalize("NFC", text).split())
+
+    return bool(sent.strip()) and normal(sent) == normal(found)

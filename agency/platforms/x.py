@@ -322,6 +322,41 @@ class XAdapter(PlatformAdapter):
             params = {**params, "pagination_token": next_token}
         return InboxPage(items=tuple(items), next_cursor=cursor)
 
+    # Likes: POST /2/users/:id/likes {"tweet_id"} and DELETE /2/users/:id/likes/:tweet_id, both
+    # answering {"data": {"liked": bool}}. Liking a liked post leaves it liked, so a repeat is
+    # harmless. Direct messages cannot be liked.
+    # https://docs.x.com/x-api/posts/likes/quickstart/manage-likes
+    supports_like = True
+
+    def set_liked(self, account: SocialAccount, platform_id: str, liked: bool) -> None:
+        if not platform_id.isdigit():
+            raise Rejected("X lets us like posts only, not direct messages.")
+        if not account.external_id:
+            raise AuthExpired("The X account has no user id to like with; reconnect it.")
+        headers = self._auth(account)
+        likes = f"{API}/users/{account.external_id}/likes"
+        if liked:
+            response = self._request(
+                "POST",
+                likes,
+                json={"tweet_id": platform_id},
+                headers=headers,
+                sent_is_unknown=False,
+            )
+        else:
+            response = self._request(
+                "DELETE", f"{likes}/{platform_id}", headers=headers, sent_is_unknown=False
+            )
+        if response.status_code != 200:
+            self._raise_for(response, sent=False)
+        data = (_json(response) or {}).get("data") or {}
+        if data.get("liked") is not liked:
+            raise TransientError(
+                "X answered the like without saying it is done.",
+                status=response.status_code,
+                excerpt=response.text,
+            )
+
     def reply(
         self, account: SocialAccount, message, text: str, *, idempotency_key: str
     ) -> PublishResult:
@@ -335,6 +370,68 @@ class XAdapter(PlatformAdapter):
             url=f"https://x.com/{handle}/status/{tweet_id}",
             raw={"id": tweet_id},
         )
+
+    # -- after a reply's unknown outcome ---------------------------------------------------------
+    # X takes no idempotency key, so our reply is looked for on the account's own timeline,
+    # GET /2/users/:id/tweets (replies included) since the reply was queued: a post replying to
+    # the message with the same text. https://docs.x.com/x-api/users/get-posts
+    reply_lookup_delay = 60.0
+    reply_lookup_pages = 3
+
+    def find_reply(self, account, message, text, *, idempotency_key, since):
+        from agency.platforms.text import same_reply_text
+
+        parent = str(getattr(message, "platform_message_id", "") or "")
+        if not parent.isdigit():
+            raise OutcomeUnknown("X can look up replies to posts only.")
+        if not account.external_id:
+            raise OutcomeUnknown("The X account has no user id to read its posts with.")
+        params: dict = {
+            "max_results": 100,
+            "tweet.fields": "created_at,conversation_id,referenced_tweets",
+            # Clocks differ: five minutes of margin before the reply was queued.
+            "start_time": (since - timedelta(minutes=5))
+            .astimezone(UTC)
+            .strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        headers = self._auth(account)
+        for _ in range(self.reply_lookup_pages):
+            response = self._request(
+                "GET",
+                f"{API}/users/{account.external_id}/tweets",
+                params=params,
+                headers=headers,
+                sent_is_unknown=False,
+            )
+            if response.status_code != 200:
+                try:
+                    self._raise_for(response, sent=False)
+                except Rejected as exc:
+                    raise OutcomeUnknown(f"X could not list the account's posts: {exc}") from exc
+            body = _json(response)
+            if body is None:
+                raise OutcomeUnknown("X listed the account's posts in an unreadable form.")
+            for tweet in body.get("data") or []:
+                if not isinstance(tweet, dict) or not tweet.get("id"):
+                    continue
+                replied_to = {
+                    str(ref.get("id"))
+                    for ref in tweet.get("referenced_tweets") or []
+                    if isinstance(ref, dict) and ref.get("type") == "replied_to"
+                }
+                if parent in replied_to and same_reply_text(text, str(tweet.get("text") or "")):
+                    tweet_id = str(tweet["id"])
+                    handle = account.handle.lstrip("@")
+                    return PublishResult(
+                        external_id=tweet_id,
+                        url=f"https://x.com/{handle}/status/{tweet_id}",
+                        raw={"id": tweet_id, "found": True},
+                    )
+            next_token = (body.get("meta") or {}).get("next_token")
+            if not next_token:
+                return None
+            params = {**params, "pagination_token": next_token}
+        raise OutcomeUnknown("The account posted more since the reply than we read through.")
 
 
 def _compose_text(payload: PostPayload) -> str:

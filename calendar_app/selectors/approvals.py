@@ -3,15 +3,17 @@ history of one post's decisions. Each list is a fixed number of queries, whateve
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from agency.models import Brand, Role
 from agency.permissions import brands_for_user
-from calendar_app.models import ApprovalDecision, Post, PostTarget
+from calendar_app.models import ApprovalDecision, Post, PostTarget, TargetState
 
 __all__ = [
+    "CLIENT_VISIBLE_APPROVALS",
     "approval_decisions",
     "client_brands_for_user",
+    "client_visible_posts_q",
     "posts_for_client_review",
     "posts_in_review",
     "staff_brands_for_user",
@@ -24,6 +26,29 @@ def staff_brands_for_user(*, user) -> QuerySet[Brand]:
 
 def client_brands_for_user(*, user) -> QuerySet[Brand]:
     return brands_for_user(user=user).filter(user_role=Role.CLIENT)
+
+
+# What a brand's client may read of its posts (the portal's rule, and the API's for client
+# users): what was sent to them or approved, and whatever went out; never a draft or a post
+# still in the agency's internal review.
+CLIENT_VISIBLE_APPROVALS = (
+    Post.Approval.APPROVED,
+    Post.Approval.CLIENT_REVIEW,
+    Post.Approval.CLIENT_APPROVED,
+)
+
+
+def client_visible_posts_q(*, user, path: str = "") -> Q:
+    """A filter on posts (or, with `path="post__"`, on rows that reach a post): every post of
+    the brands where the user is staff, and of the brands they read as a client only the posts
+    that are client-facing. Brand visibility itself is the caller's filter (brands_for_user)."""
+    staff = staff_brands_for_user(user=user).values("pk")
+    published = PostTarget.objects.filter(state=TargetState.PUBLISHED).values("post_id")
+    return (
+        Q(**{f"{path}brand__in": staff})
+        | Q(**{f"{path}approval_state__in": CLIENT_VISIBLE_APPROVALS})
+        | Q(**{f"{path}pk__in": published})
+    )
 
 
 def _with_targets(qs: QuerySet[Post]) -> QuerySet[Post]:

@@ -132,7 +132,7 @@ def _decode(data: bytes) -> tuple[str | None, str]:
         )
     offset = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data[offset:].decode("utf-8"), ""
+        text = data[offset:].decode("utf-8")
     except UnicodeDecodeError as exc:
         position = offset + exc.start
         line = data.count(b"\n", 0, position) + 1
@@ -141,6 +141,14 @@ def _decode(data: bytes) -> tuple[str | None, str]:
             f"(line {line} of the file) cannot be read. Save the file as “CSV UTF-8” (not "
             "Windows, ANSI or Latin-1) and upload it again."
         )
+    if "\x00" in text:
+        # No text column can hold it (PostgreSQL refuses NUL), and no CSV export writes one.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return None, (
+            f"The file contains a NUL character (byte 0x00) on line {line}, so it is not a "
+            "text CSV file. Save it as “CSV UTF-8” and upload it again."
+        )
+    return text, ""
 
 
 def _delimiter(text: str) -> str:
@@ -229,7 +237,9 @@ def _parse_time(value: str, lib: _Library, now: datetime) -> tuple[datetime | No
         return None, f"“{value}” is not a time we can read; {help_text}."
     try:
         at = datetime.fromisoformat(value)
-    except ValueError:
+        # Near year 1 or 9999 the time cannot be moved to UTC and back (OverflowError).
+        (at if at.tzinfo else at.replace(tzinfo=lib.zone)).astimezone(UTC).astimezone(lib.zone)
+    except (ValueError, OverflowError):
         return None, f"“{value}” is not a valid date and time; {help_text}."
     if at.tzinfo is None:
         wall = at

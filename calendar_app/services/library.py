@@ -45,6 +45,16 @@ __all__ = [
 
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+# The stored name's extension comes from the sniffed type, never from the client's file name: a
+# server that types files by name must never serve an upload as HTML or SVG.
+STORED_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+}
 # Media a pending target still needs: deleting it would break a post about to go out.
 _MEDIA_IN_USE_STATES = (S.SCHEDULED, S.QUEUED, S.PUBLISHING)
 # A target in one of these was (or may have been) handed to a platform: its post is history.
@@ -193,6 +203,7 @@ def media_upload(*, brand: Brand, by, upload, alt_text: str = "") -> Media:
         existing.already_in_library = True
         return existing
     name = os.path.basename(upload.name)[:200] or "upload"
+    upload.name = f"{checksum[:20]}.{STORED_EXTENSIONS[probe.mime_type]}"
     media = Media(
         brand=brand,
         file=upload,

@@ -18,6 +18,7 @@ from agency.platforms import get_adapter
 from agency.services import audit_log
 from calendar_app.models import Media, Post, PostTarget, TargetState
 from calendar_app.publishing import PENDING_STATES, _move, payload_for
+from integrations import events as webhook_events
 
 S = TargetState
 
@@ -241,6 +242,7 @@ def target_mark_published(*, target: PostTarget, by, url: str = "") -> PostTarge
             f"Only an unconfirmed target can be marked as published; this one is {target.state}."
         )
     _audit(target.post, by=by, action="post_target.marked_published", data={"url": url})
+    webhook_events.post_published(target=target)
     target.refresh_from_db()
     return target
 

@@ -3,8 +3,9 @@
 - `inbound_ingest` is the one way a comment, mention or direct message is stored, whether it came
   by webhook or by poll: the unique (account, platform id) makes a second arrival a no-op, and the
   conversation's times are kept right when messages arrive out of order.
-- Webhooks are verified by the views, stored (`webhook_receive`), and parsed later by a task
-  (`webhook_process`), so a slow database or a bug never makes Meta or X retry or give up.
+- Webhooks are verified by the views, stored (`webhook_receive`), and parsed later by a drain
+  task in batches (`webhook_drain`), so a slow database or a bug never makes Meta or X retry or
+  give up, and accepting an event costs one INSERT.
 - `poll_account_inbox` reads the networks that have no webhooks (sandbox, Mastodon, Bluesky) and
   moves the account's cursor in the same transaction as the messages it stored.
 - `message_reply` queues a reply; community/inbox_engine.py sends it exactly once.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -42,6 +45,7 @@ from community.models import (
     Sentiment,
     WebhookDelivery,
 )
+from integrations import events as webhook_events
 
 __all__ = [
     "SENTIMENT_THRESHOLD",
@@ -49,6 +53,8 @@ __all__ = [
     "message_reply",
     "message_sentiment",
     "poll_account_inbox",
+    "webhook_drain",
+    "webhook_drain_kick",
     "webhook_process",
     "webhook_receive",
 ]
@@ -65,7 +71,6 @@ _WEBHOOK_PLATFORMS = {
     Platform.INSTAGRAM: (Platform.INSTAGRAM, Platform.SANDBOX),
     Platform.X: (Platform.X, Platform.SANDBOX),
 }
-REPLAY_WINDOW = timedelta(hours=24)
 
 _analyzer = None
 
@@ -164,6 +169,8 @@ def inbound_ingest(*, account: SocialAccount, item: InboundItem, source: str) ->
     if not created:
         return None
     _update_conversation(conversation, message, item, own=own)
+    if not own:
+        webhook_events.message_received(message=message)
     return message
 
 
@@ -322,40 +329,129 @@ def poll_account_inbox(*, account: SocialAccount, stream: str = "inbox") -> int:
 
 
 # -- webhooks ------------------------------------------------------------------------------------
+#
+# The accept path is one INSERT and, at most once per short window, one drain task: the view
+# answers as soon as the verified body is stored. A Redis key set with NX and a TTL says "a drain
+# is on its way"; the drain deletes it when it finds nothing left and then looks once more, so a
+# body stored after that last look always finds the key gone and kicks a new drain. Each web
+# process also skips the Redis call for a few hundred milliseconds after its own kick, and then
+# kicks once more at the end of that window, so every stored body is still followed by a kick.
+# A body whose kick was lost (a crash between the INSERT and the kick, Redis or the broker down)
+# is drained by the periodic sweep.
+
+DRAIN_KEY = "community:webhooks:drain-kicked"
 
 
 def _body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-@transaction.atomic
-def webhook_receive(*, platform: str, body: bytes, signature: str) -> WebhookDelivery | None:
-    """Store a verified webhook body and enqueue its processing after commit.
+def webhook_receive(*, platform: str, body: bytes, signature: str) -> int | None:
+    """Store a verified webhook body and make sure a drain will ingest it. Returns the new
+    delivery's id, or None for a replay: the same body (hence the same signature) already
+    stored is acknowledged but not stored again.
 
-    Returns None for a replay: the same body (hence the same signature) already received in the
-    last 24 hours is acknowledged but not stored again.
+    One statement, committed on its own outside a transaction: INSERT ... ON CONFLICT DO
+    NOTHING against the unique body hash, so nothing is read first and a replay racing the
+    original cannot be stored twice. It is written in SQL because this is the hot path of the
+    webhook views, and the ORM's save costs more than the database does here.
     """
     digest = _body_hash(body)
-    since = timezone.now() - REPLAY_WINDOW
-    if WebhookDelivery.objects.filter(
-        platform=platform, body_sha256=digest, received_at__gte=since
-    ).exists():
+    connection = transaction.get_connection()
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608 - the table name is ours, values are parameters
+            "(platform, body, body_sha256, headers, received_at, attempts, error) "
+            "VALUES (%s, %s, %s, %s, %s, 0, '') ON CONFLICT DO NOTHING RETURNING id",
+            [
+                platform,
+                # PostgreSQL's text cannot hold NUL, and no JSON has a raw one (it is
+                # unreadable either way): stored as U+FFFD, as undecodable bytes are.
+                body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+                digest,
+                json.dumps({"signature": signature[:200]}),
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
         logger.info("replayed %s webhook (sha256 %s) acknowledged, not stored", platform, digest)
         return None
-    delivery = WebhookDelivery.objects.create(
-        platform=platform,
-        body=body.decode("utf-8", errors="replace"),
-        body_sha256=digest,
-        headers={"signature": signature[:200]},
-    )
-    transaction.on_commit(lambda: _enqueue_processing(delivery.pk))
-    return delivery
+    transaction.on_commit(webhook_drain_kick)
+    return row[0]
 
 
-def _enqueue_processing(delivery_id: int) -> None:
-    from community.tasks import process_webhook
+_kick_redis = None
+_local_lock = threading.Lock()
+_local = {"until": 0.0, "deferred": False}
 
-    process_webhook.delay(delivery_id)
+
+def _kick_client():
+    """A Redis client on the broker's server, or None when the broker is not Redis (the
+    embedded development mode, where every delivery simply enqueues its drain)."""
+    global _kick_redis
+    url = getattr(settings, "CELERY_BROKER_URL", "") or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    if _kick_redis is None or _kick_redis[0] != url:
+        import redis
+
+        _kick_redis = (url, redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
+    return _kick_redis[1]
+
+
+def webhook_drain_kick() -> bool:
+    """Make sure a drain runs after this moment; returns whether this call enqueued one.
+
+    At most one drain is enqueued per WEBHOOK_DRAIN_KICK_MS (the Redis key), and this process
+    asks Redis at most once per WEBHOOK_DRAIN_LOCAL_MS: a call inside that window leaves it to
+    one deferred kick at the window's end. Never raises: the body is stored already and the
+    sweep drains it if this fails.
+    """
+    local = int(getattr(settings, "WEBHOOK_DRAIN_LOCAL_MS", 0)) / 1000
+    if local > 0:
+        now = time.monotonic()
+        with _local_lock:
+            if now < _local["until"]:
+                if not _local["deferred"]:
+                    _local["deferred"] = True
+                    timer = threading.Timer(_local["until"] - now, _deferred_kick)
+                    timer.daemon = True
+                    timer.start()
+                return False
+            _local["until"] = now + local
+    return _kick_now()
+
+
+def _deferred_kick() -> None:
+    with _local_lock:
+        _local["deferred"] = False
+        _local["until"] = (
+            time.monotonic() + int(getattr(settings, "WEBHOOK_DRAIN_LOCAL_MS", 0)) / 1000
+        )
+    _kick_now()
+
+
+def _kick_now() -> bool:
+    from community.tasks import drain_webhooks
+
+    window = int(getattr(settings, "WEBHOOK_DRAIN_KICK_MS", 1000))
+    try:
+        client = _kick_client()
+        if client is not None and not client.set(DRAIN_KEY, b"1", nx=True, px=window):
+            return False
+        drain_webhooks.delay()
+    except Exception:
+        logger.exception("could not kick the webhook drain; the sweep will pick the body up")
+        return False
+    return True
+
+
+def _drain_kick_done() -> None:
+    client = _kick_client()
+    if client is not None:
+        client.delete(DRAIN_KEY)
 
 
 def _webhook_items(delivery: WebhookDelivery) -> list[WebhookItem]:
@@ -365,15 +461,74 @@ def _webhook_items(delivery: WebhookDelivery) -> list[WebhookItem]:
     return parse_meta_webhook(payload)
 
 
-def webhook_process(*, delivery_id: int) -> int:
-    """Parse a stored delivery and ingest its items. Returns how many messages were new.
+def _accounts_for(entry: WebhookItem, cache: dict) -> list[SocialAccount]:
+    key = (entry.platform, entry.account_external_id)
+    if key not in cache:
+        cache[key] = list(
+            SocialAccount.objects.filter(
+                platform__in=_WEBHOOK_PLATFORMS.get(entry.platform, (entry.platform,)),
+                external_id=entry.account_external_id,
+            ).exclude(status=SocialAccount.Status.DISCONNECTED)
+        )
+    return cache[key]
 
-    The delivery row is locked (skip_locked) for the whole parse, so two copies of the task never
-    process it together; it is marked processed in the same transaction as the messages. A body
-    that can't be read is marked with the error and never retried; an unexpected failure leaves
-    it for the sweeper, up to WEBHOOK_MAX_ATTEMPTS.
+
+def _ingest_delivery(delivery: WebhookDelivery, *, accounts: dict) -> int:
+    """Parse one locked delivery, ingest its items and mark it processed, in the caller's
+    transaction. Returns how many messages were new. Unexpected errors propagate."""
+    now = timezone.now()
+    try:
+        items = _webhook_items(delivery)
+    # Parsing reads the stored body and nothing else, so whatever it raises (a misshapen body:
+    # a list where an object belongs, nesting too deep) would be raised again by every retry.
+    except Exception as exc:
+        logger.warning("unreadable %s webhook %s: %s", delivery.platform, delivery.pk, exc)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            processed_at=now,
+            attempts=F("attempts") + 1,
+            error=f"The body could not be read: {exc}"[:2000],
+        )
+        return 0
+    new = 0
+    skipped = set()
+    for entry in items:
+        found = _accounts_for(entry, accounts)
+        if not found:
+            skipped.add(entry.account_external_id)
+            continue
+        for account in found:
+            if inbound_ingest(account=account, item=entry.item, source="webhook"):
+                new += 1
+    if skipped:
+        logger.info(
+            "%s webhook %s names accounts we don't have: %s",
+            delivery.platform,
+            delivery.pk,
+            ", ".join(sorted(skipped)),
+        )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        processed_at=now,
+        attempts=F("attempts") + 1,
+        error=f"Skipped unknown accounts: {', '.join(sorted(skipped))}"[:2000] if skipped else "",
+    )
+    return new
+
+
+def _record_failure(delivery_id: int, exc: Exception) -> None:
+    max_attempts = getattr(settings, "INBOUND_WEBHOOK_MAX_ATTEMPTS", 5)
+    failed = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True)
+    failed.update(attempts=F("attempts") + 1, error=f"{exc.__class__.__name__}: {exc}"[:2000])
+    failed.filter(attempts__gte=max_attempts).update(processed_at=timezone.now())
+
+
+def webhook_process(*, delivery_id: int) -> int:
+    """Parse one stored delivery and ingest its items. Returns how many messages were new.
+
+    The delivery row is locked (skip_locked) for the whole parse, so two workers never process
+    it together; it is marked processed in the same transaction as the messages. A body that
+    can't be read is marked with the error and never retried; an unexpected failure leaves it
+    for the sweep, up to INBOUND_WEBHOOK_MAX_ATTEMPTS.
     """
-    max_attempts = getattr(settings, "WEBHOOK_MAX_ATTEMPTS", 5)
     try:
         with transaction.atomic():
             delivery = (
@@ -383,53 +538,67 @@ def webhook_process(*, delivery_id: int) -> int:
             )
             if delivery is None:
                 return 0
-            now = timezone.now()
-            try:
-                items = _webhook_items(delivery)
-            except (ValueError, TypeError) as exc:
-                logger.warning("unreadable %s webhook %s: %s", delivery.platform, delivery.pk, exc)
-                WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                    processed_at=now,
-                    attempts=F("attempts") + 1,
-                    error=f"The body could not be read: {exc}"[:2000],
-                )
-                return 0
-            new = 0
-            skipped = set()
-            for entry in items:
-                accounts = list(
-                    SocialAccount.objects.filter(
-                        platform__in=_WEBHOOK_PLATFORMS.get(entry.platform, (entry.platform,)),
-                        external_id=entry.account_external_id,
-                    ).exclude(status=SocialAccount.Status.DISCONNECTED)
-                )
-                if not accounts:
-                    skipped.add(entry.account_external_id)
-                    continue
-                for account in accounts:
-                    if inbound_ingest(account=account, item=entry.item, source="webhook"):
-                        new += 1
-            if skipped:
-                logger.info(
-                    "%s webhook %s names accounts we don't have: %s",
-                    delivery.platform,
-                    delivery.pk,
-                    ", ".join(sorted(skipped)),
-                )
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                processed_at=now,
-                attempts=F("attempts") + 1,
-                error=f"Skipped unknown accounts: {', '.join(sorted(skipped))}"[:2000]
-                if skipped
-                else "",
-            )
-            return new
+            return _ingest_delivery(delivery, accounts={})
     except Exception as exc:
         logger.exception("processing webhook %s failed", delivery_id)
-        failed = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True)
-        failed.update(attempts=F("attempts") + 1, error=f"{exc.__class__.__name__}: {exc}"[:2000])
-        failed.filter(attempts__gte=max_attempts).update(processed_at=timezone.now())
+        _record_failure(delivery_id, exc)
         raise
+
+
+def _drain_one(*, after: int, older_than: timedelta | None, accounts: dict) -> tuple[int, int]:
+    """Claim the next unprocessed delivery above id `after` (SKIP LOCKED: one another drain
+    holds is left to it), ingest it and commit, so conversation locks are held for one
+    delivery only. Returns (its id, new messages); id 0 when there is none."""
+    rows = WebhookDelivery.objects.select_for_update(skip_locked=True).filter(
+        processed_at__isnull=True, pk__gt=after
+    )
+    if older_than is None:
+        # Kicked drains take fresh deliveries; one that failed waits for the sweep's retry.
+        rows = rows.filter(attempts=0)
+    else:
+        rows = rows.filter(received_at__lt=timezone.now() - older_than)
+    claimed = 0
+    try:
+        with transaction.atomic():
+            delivery = rows.order_by("pk").first()
+            if delivery is None:
+                return 0, 0
+            claimed = delivery.pk
+            return claimed, _ingest_delivery(delivery, accounts=accounts)
+    except Exception as exc:
+        if not claimed:
+            raise
+        logger.exception("processing webhook %s failed", claimed)
+        _record_failure(claimed, exc)
+        return claimed, 0
+
+
+def webhook_drain(*, older_than: timedelta | None = None, budget_seconds: float = 60.0) -> dict:
+    """Ingest stored deliveries one after the other until none is left (or the time budget runs
+    out: then the caller should drain again). Idempotent, and safe to run in parallel: each
+    delivery is claimed with SKIP LOCKED and marked processed in the transaction that stores its
+    messages; one that fails is recorded and the drain goes on.
+
+    `older_than` is the sweep's retry: deliveries older than that, failed ones included, each
+    tried once. Without it, fresh deliveries are drained, and the kick key is cleared when the
+    drain finds nothing more (then it looks once again; see DRAIN_KEY above).
+    """
+    started = time.monotonic()
+    after, claimed, new, looked_again = 0, 0, 0, False
+    accounts: dict = {}
+    while True:
+        got, made = _drain_one(after=after, older_than=older_than, accounts=accounts)
+        if got:
+            after, claimed, new, looked_again = got, claimed + 1, new + made, False
+            if time.monotonic() - started > budget_seconds:
+                return {"claimed": claimed, "new": new, "done": False}
+            continue
+        if older_than is not None or looked_again:
+            return {"claimed": claimed, "new": new, "done": True}
+        _drain_kick_done()
+        # From here a new delivery kicks its own drain; one stored before the key went away is
+        # seen by this second look (ids restart from 0: a lower id may commit late).
+        after, looked_again = 0, True
 
 
 # -- replies -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.utils import timezone
 from agency.models import Brand, Membership
 from agency.services import audit_log, notify
 from community.models import Conversation, InternalNote, Message, SavedReply
+from integrations import events as webhook_events
 
 __all__ = [
     "PLACEHOLDERS",
@@ -90,6 +91,8 @@ def conversation_assign(*, conversation: Conversation, to, by) -> Conversation:
         action="conversation.assigned" if to is not None else "conversation.unassigned",
         data={"from": previous_id, "to": new_id},
     )
+    if to is not None:
+        webhook_events.conversation_assigned(conversation=conversation, by=by)
     if to is not None and (by is None or to.pk != by.pk):
         who = (by.get_full_name() or by.get_username()) if by is not None else "agency"
         notify(
@@ -349,7 +352,7 @@ def _moderate(
     """Ask the platform first (outside any transaction: a network call must not hold a lock),
     then record the result."""
     from agency.platforms import get_adapter
-    from agency.platforms.errors import PlatformError
+    from agency.platforms.errors import PlatformError, RateLimited, TransientError
 
     account = message.account
     adapter = get_adapter(account.platform)
@@ -369,6 +372,12 @@ def _moderate(
         return message
     try:
         getattr(adapter, f"set_{field}")(account, message.platform_message_id, value)
+    except (TransientError, RateLimited) as exc:
+        # The adapters make these calls safe to repeat, so the person can simply try again.
+        raise ValidationError(
+            f"{account.get_platform_display()} did not confirm it ({exc}). Try again in a "
+            "moment: doing it twice is harmless."
+        ) from exc
     except PlatformError as exc:
         raise ValidationError(
             f"{account.get_platform_display()} refused ({exc}). Nothing was changed."

@@ -111,6 +111,7 @@ def _panel_context(request, conversation_id, **extra) -> dict:
         "statuses": Conversation.Status,
         "can_hide": getattr(adapter, "supports_hide", False),
         "can_like": getattr(adapter, "supports_like", False),
+        "like_note": getattr(adapter, "like_unsupported_reason", ""),
         "poll_url": _poll_url(conversation, timezone.now() - POLL_OVERLAP),
         "filter_query": urlencode([(k, v) for k, v in request.GET.items() if k != "saved_reply"]),
         **extra,
@@ -221,6 +222,7 @@ def conversation_messages(request, conversation_id):
             "can_write": can_write(brand.user_role, Area.COMMUNITY),
             "can_hide": getattr(adapter, "supports_hide", False),
             "can_like": getattr(adapter, "supports_like", False),
+            "like_note": getattr(adapter, "like_unsupported_reason", ""),
         },
     )
 

@@ -1,8 +1,10 @@
 """Webhook endpoints for Meta (Facebook Pages, Instagram) and X (Account Activity API).
 
 They only verify and store: the signature is checked over the raw body with the app secret
-(hmac.compare_digest), the body is stored as a WebhookDelivery and a task parses it after commit.
-Anything that fails verification is answered 403 and logged without its body.
+(hmac.compare_digest), the body is stored as a WebhookDelivery with one INSERT, and a drain task
+parses stored bodies in batches (at most one drain is kicked per short window, so a request does
+not pay for a broker message). Anything that fails verification is answered 403 and logged
+without its body.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def _receive(request, *, platform: str, secret: str, header: str, sign) -> HttpR
 def _object_of(body: bytes) -> str:
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python can parse
         return ""
     return str(payload.get("object") or "") if isinstance(payload, dict) else ""
 

@@ -24,6 +24,7 @@ from agency.platforms.metrics import (
     POST_FIELDS,
     fetch_account_metrics,
     fetch_post_metrics,
+    fetch_posts_metrics,
 )
 from agency.services import audit_log
 from calendar_app.models import PostTarget
@@ -89,11 +90,21 @@ def metrics_sync_brand(*, brand: Brand, days: list[date] | None = None, by=None)
     for account in metrics_accounts_for_brand(brand=brand):
         for day in days:
             counts[_try(metrics_sync_account, "accounts", account=account, day=day)] += 1
-    for target in metrics_targets_for_brand(brand=brand, published_since=since):
-        published_on = timezone.localdate(target.published_at, timezone=brand.zone)
-        for day in days:
-            if day >= published_on:
-                counts[_try(metrics_sync_post, "posts", target=target, day=day)] += 1
+    targets = list(metrics_targets_for_brand(brand=brand, published_since=since))
+    for day in days:
+        published = [
+            t for t in targets if timezone.localdate(t.published_at, timezone=brand.zone) <= day
+        ]
+        # One request per account and batch where the network reads posts in bulk (X, LinkedIn).
+        fetched = fetch_posts_metrics(published, day) if published else {}
+        for target in published:
+            found = fetched.get(target.pk)
+            if isinstance(found, PlatformError) or found is None:
+                logger.info("Metrics sync skipped target %s on %s: %s", target.pk, day, found)
+                counts["skipped"] += 1
+                continue
+            _store_post_metrics(target=target, day=day, values=found)
+            counts["posts"] += 1
     _audit_run(
         brand=brand,
         by=by,

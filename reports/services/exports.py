@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from agency.models import Brand
 from agency.services import audit_log, brand_managers, notify
+from integrations import events as webhook_events
 from reports.models import ReportDelivery, ReportExport, ScheduledReport
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ def report_export_run(*, export_id) -> str:
             # Taken over after a lease ran out: the other delivery's file is the one kept.
             export.file.storage.delete(stored)
             return "skipped"
+        webhook_events.report_ready(export=export)
     except Exception as exc:
         logger.exception("report export %s failed", export.pk)
         report_export_fail(export=export, message=_failure_in_words(exc))

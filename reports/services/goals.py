@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from agency.models import Brand, Membership
 from agency.services import audit_log, notify
+from integrations import events as webhook_events
 from reports.models import Goal
 from reports.selectors.goals import (
     CUMULATIVE_METRICS,
@@ -191,6 +192,7 @@ def goal_record_status(*, goal: Goal, today: dt.date | None = None) -> bool:
         brand=goal.brand,
         data={"from": old, "to": new, "current": str(progress["current"])},
     )
+    webhook_events.goal_status_changed(goal=goal, old=old, new=new, current=progress["current"])
     # The first look at a fresh goal is not news; anything after it is.
     if old or new not in (Goal.Status.NOT_STARTED, Goal.Status.ON_TRACK):
         _notify_owner(goal, old, new, progress["current"])

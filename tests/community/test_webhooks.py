@@ -1,10 +1,11 @@
-"""Meta and X webhooks: verified over the raw body, stored once, parsed by a task."""
+"""Meta and X webhooks: verified over the raw body, stored once, ingested by a drain task."""
 
 import base64
 import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -15,7 +16,8 @@ from django.utils import timezone
 from agency.models import Platform
 from community import tasks
 from community.models import Conversation, Message, WebhookDelivery
-from community.services import webhook_process
+from community.services import inbox, webhook_drain, webhook_process
+from community.services.inbox import DRAIN_KEY, _kick_client, webhook_drain_kick
 from tests.factories import SocialAccountFactory
 
 APP_SECRET = "meta-app-secret-for-tests"
@@ -31,6 +33,28 @@ def _secrets(settings):
     settings.META_APP_SECRET = APP_SECRET
     settings.META_VERIFY_TOKEN = VERIFY_TOKEN
     settings.X_CONSUMER_SECRET = X_SECRET
+
+
+@pytest.fixture(autouse=True)
+def _no_drain_kicked_yet(settings):
+    """The kick key lives in the test run's Redis: start every test without one, and without
+    the per-process window (tested on its own below)."""
+    settings.WEBHOOK_DRAIN_LOCAL_MS = 0
+    inbox._local.update(until=0.0, deferred=False)
+    client = _kick_client()
+    if client is not None:
+        client.delete(DRAIN_KEY)
+    yield
+    if client is not None:
+        client.delete(DRAIN_KEY)
+
+
+@pytest.fixture
+def kick_key():
+    """The once-per-window kick lives in the broker's Redis; without it (the SQLite and
+    file-broker mode of a developer's laptop) every delivery enqueues its own drain."""
+    if _kick_client() is None:
+        pytest.skip("needs the Redis broker that holds the kick key")
 
 
 @pytest.fixture
@@ -107,14 +131,15 @@ def post_meta(client, body: bytes, signature: str | None = None, **extra):
 
 def receive_and_process(client, body, django_capture_on_commit_callbacks, *, post=post_meta):
     with (
-        mock.patch.object(tasks.process_webhook, "delay") as delay,
+        mock.patch.object(tasks.drain_webhooks, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post(client, body)
     assert response.status_code == 200
-    (delivery_id,), _ = delay.call_args
-    webhook_process(delivery_id=delivery_id)
-    return WebhookDelivery.objects.get(pk=delivery_id)
+    delay.assert_called_once_with()
+    result = webhook_drain()
+    assert result["done"] is True
+    return WebhookDelivery.objects.latest("pk")
 
 
 # -- Meta verification ---------------------------------------------------------------------------
@@ -216,7 +241,7 @@ def test_replayed_delivery_is_acknowledged_but_stored_once(
     https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications"""
     body = page_comment_body()
     with (
-        mock.patch.object(tasks.process_webhook, "delay") as delay,
+        mock.patch.object(tasks.drain_webhooks, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         first = post_meta(client, body)
@@ -226,17 +251,20 @@ def test_replayed_delivery_is_acknowledged_but_stored_once(
     assert delay.call_count == 1
 
 
-def test_same_body_after_a_day_is_a_new_delivery(client, page, django_capture_on_commit_callbacks):
-    """https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications"""
+def test_same_body_replayed_a_day_later_is_still_stored_once(
+    client, page, django_capture_on_commit_callbacks
+):
+    """The same bytes are the same event however late they come back; the unique hash makes
+    that race-free. https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications"""
     body = page_comment_body()
     with (
-        mock.patch.object(tasks.process_webhook, "delay"),
+        mock.patch.object(tasks.drain_webhooks, "delay"),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        post_meta(client, body)
+        assert post_meta(client, body).status_code == 200
         WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(hours=25))
-        post_meta(client, body)
-    assert WebhookDelivery.objects.count() == 2
+        assert post_meta(client, body).status_code == 200
+    assert WebhookDelivery.objects.count() == 1
 
 
 def test_instagram_comment_and_mention_reach_the_instagram_account(
@@ -313,30 +341,198 @@ def test_processing_a_delivery_twice_stores_its_messages_once(
     delivery = receive_and_process(client, page_comment_body(), django_capture_on_commit_callbacks)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(processed_at=None)
     assert webhook_process(delivery_id=delivery.pk) == 0
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(processed_at=None, attempts=0)
+    assert webhook_drain()["new"] == 0
     assert Message.objects.count() == 1
 
 
-def test_sweeper_re_enqueues_deliveries_left_unprocessed_for_a_minute(db):
-    old = WebhookDelivery.objects.create(platform=Platform.FACEBOOK, body="{}")
+def test_many_deliveries_in_a_window_kick_one_drain_that_ingests_them_all(
+    client, page, kick_key, django_capture_on_commit_callbacks
+):
+    """Each event is one signed POST; the accept path stores it and kicks at most one drain
+    per window. https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications
+    """
+    with (
+        mock.patch.object(tasks.drain_webhooks, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        for n in range(12):
+            body = page_comment_body(comment_id=f"{PAGE_ID}_{200 + n}", message=f"Question {n}")
+            assert post_meta(client, body).status_code == 200
+    assert delay.call_count == 1
+    assert WebhookDelivery.objects.count() == 12
+
+    result = webhook_drain()
+
+    assert result == {"claimed": 12, "new": 12, "done": True}
+    assert Message.objects.count() == 12
+    assert not WebhookDelivery.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_drain_that_found_nothing_left_lets_the_next_delivery_kick_again(
+    client, page, kick_key, django_capture_on_commit_callbacks, settings
+):
+    """https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications"""
+    settings.WEBHOOK_DRAIN_KICK_MS = 60_000  # the window alone would not let a second kick by
+    with mock.patch.object(tasks.drain_webhooks, "delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            post_meta(client, page_comment_body(comment_id=f"{PAGE_ID}_301"))
+            post_meta(client, page_comment_body(comment_id=f"{PAGE_ID}_302"))
+        assert delay.call_count == 1
+        webhook_drain()
+        with django_capture_on_commit_callbacks(execute=True):
+            post_meta(client, page_comment_body(comment_id=f"{PAGE_ID}_303"))
+    assert delay.call_count == 2
+    assert Message.objects.count() == 2  # the third waits for the drain just kicked
+
+
+def test_a_delivery_stored_while_the_drain_finishes_is_seen_by_its_last_look(page):
+    """The drain clears the kick key and looks once more: a body stored just before the key went
+    away (whose own kick found the key still set) is not left behind."""
+    stored_late = []
+
+    def clear_and_store_one(*args, **kwargs):
+        # The request's INSERT lands between the drain's empty batch and its clearing the key.
+        if stored_late:
+            return real_done()
+        stored_late.append(
+            WebhookDelivery.objects.create(
+                platform=Platform.FACEBOOK,
+                body=page_comment_body(comment_id=f"{PAGE_ID}_401").decode(),
+                body_sha256="late",
+            )
+        )
+        real_done()
+
+    real_done = inbox._drain_kick_done
+    with mock.patch.object(inbox, "_drain_kick_done", side_effect=clear_and_store_one):
+        result = webhook_drain()
+    assert result["claimed"] == 1
+    assert Message.objects.filter(platform_message_id=f"{PAGE_ID}_401").exists()
+    stored_late[0].refresh_from_db()
+    assert stored_late[0].processed_at is not None
+
+
+def test_a_web_process_asks_redis_once_per_window_and_kicks_again_at_its_end(settings):
+    """Deliveries inside the window skip the Redis call; one deferred kick follows them, so a
+    body stored there is never left waiting for the sweep."""
+    settings.WEBHOOK_DRAIN_LOCAL_MS = 100
+    with mock.patch.object(inbox, "_kick_now", return_value=True) as kick:
+        assert webhook_drain_kick() is True
+        assert webhook_drain_kick() is False
+        assert webhook_drain_kick() is False
+        assert kick.call_count == 1
+        deadline = time.monotonic() + 5
+        while kick.call_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert kick.call_count == 2
+        time.sleep(0.2)
+    assert kick.call_count == 2  # one deferred kick for the whole window, not one per call
+
+
+def test_a_crash_between_insert_and_kick_is_drained_by_the_sweep(
+    client, page, django_capture_on_commit_callbacks, settings
+):
+    """The body is stored before the kick: if the kick never happens (the process dies, Redis
+    or the broker is down), the request still answers 200 and the sweep drains the body.
+    https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications"""
+    with (
+        mock.patch(
+            "community.services.inbox._kick_client", side_effect=ConnectionError("Redis down")
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = post_meta(client, page_comment_body())
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.processed_at is None
+
+    with mock.patch.object(tasks.drain_webhooks, "delay") as delay:
+        assert tasks.sweep_webhooks() == 0  # not yet: a kick may still be on its way
+        WebhookDelivery.objects.update(received_at=timezone.now() - timedelta(minutes=1))
+        assert tasks.sweep_webhooks() == 1
+    delay.assert_called_once_with(settings.WEBHOOK_SWEEP_AFTER_SECONDS)
+
+    assert tasks.drain_webhooks(settings.WEBHOOK_SWEEP_AFTER_SECONDS) == 1
+    delivery.refresh_from_db()
+    assert delivery.processed_at is not None
+    assert Message.objects.count() == 1
+
+
+def test_a_failing_delivery_does_not_undo_the_rest_of_its_batch(page):
+    """A delivery whose ingestion fails (a database error, a bug past the parser) rolls back
+    alone and waits for the sweep's retry; the others are stored."""
+    bodies = [page_comment_body(comment_id=f"{PAGE_ID}_5{n}") for n in range(3)]
+    for n, body in enumerate(bodies):
+        WebhookDelivery.objects.create(
+            platform=Platform.FACEBOOK, body=body.decode(), body_sha256=str(n)
+        )
+    real = inbox.inbound_ingest
+
+    def ingest(*, account, item, source):
+        if item.message_id == f"{PAGE_ID}_51":
+            raise RuntimeError("the database went away")
+        return real(account=account, item=item, source=source)
+
+    with mock.patch.object(inbox, "inbound_ingest", side_effect=ingest):
+        result = webhook_drain()
+    assert result["new"] == 2
+    failed = WebhookDelivery.objects.get(body_sha256="1")
+    assert failed.processed_at is None
+    assert failed.attempts == 1
+    assert "the database went away" in failed.error
+    # A kicked drain leaves it to the sweep's retry instead of failing it again at once.
+    assert webhook_drain()["claimed"] == 0
+    WebhookDelivery.objects.filter(pk=failed.pk).update(
+        received_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert webhook_drain(older_than=timedelta(seconds=30))["new"] == 1
+
+
+def test_sweeper_drains_deliveries_left_unprocessed_for_a_while(db, settings):
+    old = WebhookDelivery.objects.create(platform=Platform.FACEBOOK, body="{}", body_sha256="a")
     WebhookDelivery.objects.filter(pk=old.pk).update(
         received_at=timezone.now() - timedelta(minutes=2)
     )
-    WebhookDelivery.objects.create(platform=Platform.FACEBOOK, body="{}")  # just arrived
+    WebhookDelivery.objects.create(platform=Platform.FACEBOOK, body="{}", body_sha256="b")
     done = WebhookDelivery.objects.create(
-        platform=Platform.FACEBOOK, body="{}", processed_at=timezone.now()
+        platform=Platform.FACEBOOK, body="{}", body_sha256="c", processed_at=timezone.now()
     )
     WebhookDelivery.objects.filter(pk=done.pk).update(
         received_at=timezone.now() - timedelta(minutes=2)
     )
-    with mock.patch.object(tasks.process_webhook, "delay") as delay:
+    with mock.patch.object(tasks.drain_webhooks, "delay") as delay:
         assert tasks.sweep_webhooks() == 1
-    delay.assert_called_once_with(old.pk)
+    delay.assert_called_once_with(settings.WEBHOOK_SWEEP_AFTER_SECONDS)
+    result = webhook_drain(older_than=timedelta(seconds=settings.WEBHOOK_SWEEP_AFTER_SECONDS))
+    assert result["claimed"] == 1
+    old.refresh_from_db()
+    assert old.processed_at is not None
 
 
-def test_a_failing_delivery_is_given_up_after_max_attempts(db, settings):
-    settings.WEBHOOK_MAX_ATTEMPTS = 2
-    delivery = WebhookDelivery.objects.create(platform=Platform.FACEBOOK, body="{}")
-    with mock.patch("community.services.inbox._webhook_items", side_effect=RuntimeError("bug")):
+def test_a_drain_out_of_time_hands_over_to_the_next(page):
+    for n in range(3):
+        WebhookDelivery.objects.create(
+            platform=Platform.FACEBOOK,
+            body=page_comment_body(comment_id=f"{PAGE_ID}_6{n}").decode(),
+            body_sha256=str(n),
+        )
+    with (
+        mock.patch("community.tasks.webhook_drain") as drain,
+        mock.patch.object(tasks.drain_webhooks, "delay") as delay,
+    ):
+        drain.return_value = {"claimed": 1, "new": 1, "done": False}
+        tasks.drain_webhooks()
+    delay.assert_called_once_with(None)
+    assert webhook_drain(budget_seconds=0)["done"] is False
+
+
+def test_a_failing_delivery_is_given_up_after_max_attempts(page, settings):
+    settings.INBOUND_WEBHOOK_MAX_ATTEMPTS = 2
+    delivery = WebhookDelivery.objects.create(
+        platform=Platform.FACEBOOK, body=page_comment_body().decode(), body_sha256="x"
+    )
+    with mock.patch.object(inbox, "inbound_ingest", side_effect=RuntimeError("bug")):
         for _ in range(2):
             with pytest.raises(RuntimeError):
                 webhook_process(delivery_id=delivery.pk)
@@ -453,3 +649,45 @@ def test_x_post_with_a_wrong_signature_is_refused(client, x_account):
     assert post_x(client, body, signature="sha256=bm9wZQ==").status_code == 403
     assert post_x(client, body, signature="").status_code == 403
     assert WebhookDelivery.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_at_once_ingest_every_delivery_exactly_once(brand):
+    """Drains claim deliveries with SKIP LOCKED: run side by side (two worker threads, two
+    database connections) they share the work and store each message once.
+    https://developers.facebook.com/docs/graph-api/webhooks/reference/page/#feed"""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED is what shares the work; SQLite has none")
+    SocialAccountFactory(
+        brand=brand, platform=Platform.FACEBOOK, handle="Acme Coffee", external_id=PAGE_ID
+    )
+    for n in range(40):
+        WebhookDelivery.objects.create(
+            platform=Platform.FACEBOOK,
+            body=page_comment_body(comment_id=f"{PAGE_ID}_7{n:02d}").decode(),
+            body_sha256=f"c{n}",
+        )
+    results, errors = [], []
+
+    def drain():
+        try:
+            results.append(webhook_drain())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors
+    assert sum(r["claimed"] for r in results) == 40
+    assert Message.objects.count() == 40
+    assert set(WebhookDelivery.objects.values_list("attempts", flat=True)) == {1}

@@ -90,7 +90,11 @@ def test_compose_for_two_accounts_schedule_see_and_drag_on_the_calendar(
     page.mouse.down()
     page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 30, steps=15)
     page.mouse.up()
-    page.wait_for_function("document.getElementById('calendar-status').textContent.trim() !== ''")
+    # A function, not an expression: Playwright evals an expression string in the page, which
+    # the Content-Security-Policy (no 'unsafe-eval') refuses.
+    page.wait_for_function(
+        "() => document.getElementById('calendar-status').textContent.trim() !== ''"
+    )
     status = page.locator("#calendar-status").inner_text()
     assert "Not moved" not in status, status
 

@@ -173,8 +173,6 @@ def test_instagram_day_reads_followers_and_total_values():
                 {"name": "reach", "period": "day", "values": [{"value": 640}]},
                 total("views", 1100),
                 total("total_interactions", 73),
-                total("profile_views", 21),
-                total("website_clicks", 4),
             ]
         },
     )
@@ -184,9 +182,15 @@ def test_instagram_day_reads_followers_and_total_values():
         "impressions": 1100,
         "reach": 640,
         "engagements": 73,
-        "profile_views": 21,
-        "link_clicks": 4,
+        # profile_views and website_clicks are no longer supported (v21.0, all versions from
+        # January 8, 2025): https://developers.facebook.com/docs/graph-api/changelog/version21.0/
+        "profile_views": 0,
+        "link_clicks": 0,
     }
+    asked = responses.calls[1].request.url
+    assert "profile_views" not in asked
+    assert "website_clicks" not in asked
+    assert "impressions" not in asked  # retired for views (v22.0)
 
 
 @responses.activate
@@ -382,10 +386,14 @@ def test_bluesky_throttling_is_rate_limited():
     assert caught.value.retry_after == 60
 
 
-# -- not built ----------------------------------------------------------------------------------
+# -- networks without some metrics --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("platform", [Platform.X, Platform.LINKEDIN])
-def test_x_and_linkedin_stay_not_supported(platform):
-    with pytest.raises(MetricsNotSupported, match="not supported yet"):
-        fetch_account_metrics(make_account(platform), DAY)
+def test_a_linkedin_member_profile_has_no_analytics():
+    with pytest.raises(MetricsNotSupported, match="organization pages only"):
+        fetch_account_metrics(make_account(Platform.LINKEDIN, external_id="urn:li:person:abc"), DAY)
+
+
+def test_x_gives_followers_only_as_they_are_now():
+    with pytest.raises(MetricsNotSupported, match="only current"):
+        fetch_account_metrics(make_account(Platform.X), DAY)

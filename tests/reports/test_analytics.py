@@ -96,9 +96,11 @@ def test_sandbox_post_totals_never_shrink_and_start_at_publishing(account):
 
 
 def test_networks_without_metrics_access_say_so(brand):
-    linkedin = SocialAccountFactory(brand=brand, platform=Platform.LINKEDIN)
-    with pytest.raises(MetricsNotSupported, match="LinkedIn is not supported yet"):
-        fetch_account_metrics(linkedin, D)
+    member = SocialAccountFactory(
+        brand=brand, platform=Platform.LINKEDIN, external_id="urn:li:person:8675309"
+    )
+    with pytest.raises(MetricsNotSupported, match="organization pages only"):
+        fetch_account_metrics(member, D)
 
 
 # -- sync ---------------------------------------------------------------------------------------
@@ -121,7 +123,8 @@ def test_syncing_a_post_twice_keeps_one_row(account):
 def test_brand_sync_reads_yesterday_and_today_of_connected_accounts_and_recent_posts(brand):
     connected = SocialAccountFactory(brand=brand)
     SocialAccountFactory(brand=brand, status=SocialAccount.Status.DISCONNECTED)
-    SocialAccountFactory(brand=brand, platform=Platform.LINKEDIN)
+    # A member profile: LinkedIn has analytics for organization pages only (skipped, no call).
+    SocialAccountFactory(brand=brand, platform=Platform.LINKEDIN, external_id="urn:li:person:1")
     recent = published(connected, datetime.now(UTC) - timedelta(days=3))
     published(connected, datetime.now(UTC) - timedelta(days=45), text="old")
 
