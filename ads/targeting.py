@@ -567,8 +567,6 @@ def validate_targeting(
             f"{_describe(path)} contains a character that cannot be saved (a NUL character or "
             "an unpaired surrogate); remove it."
         )
-    if errors:
-        raise ValidationError(errors)
     for error in _validator.iter_errors(doc):
         key, message = _schema_error(error)
         if message not in errors.get(key, []):
