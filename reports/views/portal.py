@@ -14,7 +14,6 @@ import datetime as dt
 import re
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -155,7 +154,9 @@ def portal_magic_login(request, token):
             {"reason": " ".join(error.messages)},
             status=status,
         )
-    login(request, link.user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    # The session is the link's, not a password's: name the backend that loads users back
+    # (the first in the list only throttles password logins).
+    login(request, link.user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("reports:portal-dashboard", brand_id=link.brand_id)
 
 
