@@ -40,6 +40,7 @@ from agency.platforms.errors import (
     secrets_scrubbed,
 )
 from agency.retry import jittered_backoff
+from calendar_app import publishing_sql
 from calendar_app.models import PostTarget, PublishAttempt, TargetState
 from integrations import events as webhook_events
 
@@ -142,6 +143,23 @@ def _media_of(target: PostTarget) -> list:
     return list(target.post.media.all()) if has_post_media else []
 
 
+def _claim(target_id, *, now: datetime, lease_until: datetime) -> PostTarget | None:
+    """`queued -> publishing` with a lease, and the target with everything a publish reads;
+    None if another worker or a cancel moved it first. `now` is the claim time, which is also
+    the attempt's start: the sweeper finds the try of a killed worker by it."""
+    if publishing_sql.available():
+        return publishing_sql.claim_and_load(target_id, now=now, lease_until=lease_until)
+    claimed = _move(
+        target_id,
+        frm=S.QUEUED,
+        to=S.PUBLISHING,
+        lease_expires_at=lease_until,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    return _target_for_publish(target_id) if claimed else None
+
+
 def _target_for_publish(target_id) -> PostTarget:
     """The target with everything a publish reads, in one SELECT."""
     media_through = PostTarget.media_override.through
@@ -198,17 +216,9 @@ def publish_target(*, target_id, worker: str = "") -> str:
     worker had it)."""
     now = timezone.now()
     lease = timedelta(seconds=_setting("PUBLISH_LEASE_SECONDS", 300))
-    if not _move(
-        target_id,
-        frm=S.QUEUED,
-        to=S.PUBLISHING,
-        lease_expires_at=now + lease,
-        attempts=F("attempts") + 1,
-        # The claim time, which is also the attempt's start: the sweeper finds this try by it.
-        updated_at=now,
-    ):
+    target = _claim(target_id, now=now, lease_until=now + lease)
+    if target is None:
         return "lost"
-    target = _target_for_publish(target_id)
     # The attempt row is written once, with its result, in the same transaction as the target's
     # final state (`_settle`). A worker that dies before that leaves the target `publishing`, and
     # the sweeper writes the row for the killed try when the lease runs out.
@@ -246,7 +256,12 @@ def publish_target(*, target_id, worker: str = "") -> str:
 
 
 def _finish_attempt(
-    attempt: PublishAttempt, result: str, error: Exception | None = None, *, swept: bool = False
+    attempt: PublishAttempt,
+    result: str,
+    error: Exception | None = None,
+    *,
+    swept: bool = False,
+    save: bool = True,
 ) -> None:
     """Write the attempt row with its result. `swept`: the target left `publishing` without us,
     so the sweeper may already have written a row for this try (by its start): that row is
@@ -267,7 +282,8 @@ def _finish_attempt(
             .values_list("pk", flat=True)
             .first()
         )
-    attempt.save()
+    if save:
+        attempt.save()
 
 
 def _settle(
@@ -280,6 +296,15 @@ def _settle(
     **fields,
 ) -> bool:
     """Move a target out of `publishing` and record how the attempt ended, both or neither."""
+    if publishing_sql.available():
+        fields = {"state": to, "updated_at": timezone.now(), **fields}
+        _finish_attempt(attempt, result, error, save=False)
+        if publishing_sql.settle_and_record(
+            target.pk, frm=S.PUBLISHING, fields=fields, attempt=attempt
+        ):
+            return True
+        # The sweeper took the target in between: correct its row for this try (below).
+        fields.pop("state")
     with transaction.atomic():
         moved = _move(target.pk, frm=S.PUBLISHING, to=to, **fields)
         _finish_attempt(attempt, result, error, swept=not moved)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -33,13 +34,34 @@ __all__ = [
 ]
 
 
+# brand id -> (monotonic expiry, the event types its active endpoints want). Every publish and
+# every inbound message asks; a query each time was about a sixth of a publish's CPU.
+_listeners: dict = {}
+
+
 def _listening(event_type: str, brand_id) -> bool:
-    """Whether any active endpoint wants this brand's event: one query, so the code paths that
-    emit (every publish, every inbound message) pay little while nobody listens."""
-    types = WebhookEndpoint.objects.filter(is_active=True, agency__brands__id=brand_id).filter(
-        Q(brand__isnull=True) | Q(brand_id=brand_id)
-    )
-    return any(event_type in (t or []) for t in types.values_list("event_types", flat=True))
+    """Whether any active endpoint wants this brand's event. The answer is kept for
+    WEBHOOK_LISTENERS_CACHE_SECONDS in each process: an endpoint saved in this process is seen at
+    once (`forget_listeners`), one saved elsewhere within that many seconds (docs/WEBHOOKS.md).
+    webhook_event_emit reads the endpoints again, so a stale yes costs a query, never a delivery."""
+    now = time.monotonic()
+    cached = _listeners.get(brand_id)
+    if cached is None or cached[0] <= now:
+        endpoints = WebhookEndpoint.objects.filter(
+            is_active=True, agency__brands__id=brand_id
+        ).filter(Q(brand__isnull=True) | Q(brand_id=brand_id))
+        subscribed = endpoints.values_list("event_types", flat=True)
+        wanted = frozenset(event for types in subscribed for event in types or ())
+        ttl = getattr(settings, "WEBHOOK_LISTENERS_CACHE_SECONDS", 5.0)
+        cached = (now + ttl, wanted)
+        _listeners[brand_id] = cached
+    return event_type in cached[1]
+
+
+def forget_listeners(**_signal_kwargs) -> None:
+    """Connected to WebhookEndpoint's post_save and post_delete (integrations.apps): whoever
+    saves an endpoint, a service, the admin or a factory, this process stops trusting its cache."""
+    _listeners.clear()
 
 
 def _never_raises(function):

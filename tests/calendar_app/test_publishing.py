@@ -8,12 +8,21 @@ from django.utils import timezone
 
 from agency.models import SandboxPost, SandboxScript, SocialAccount
 from agency.services import social_account_reconnect
-from calendar_app import publishing
+from calendar_app import publishing, publishing_sql
 from calendar_app.models import PostTarget, PublishAttempt, TargetState
 from calendar_app.services import post_cancel, post_create, target_mark_published, target_retry
 from tests.factories import SocialAccountFactory
 
 S = TargetState
+
+
+@pytest.fixture(autouse=True, params=["one-statement", "orm"])
+def engine_path(request, monkeypatch):
+    """Every test here runs twice: through the one-statement claim and settle that PostgreSQL
+    takes, and through the ORM path that SQLite (`make run`) takes."""
+    if request.param == "orm":
+        monkeypatch.setattr(publishing_sql, "available", lambda: False)
+    return request.param
 
 
 @pytest.fixture
@@ -319,3 +328,59 @@ def test_duplicate_without_an_earlier_attempt_is_a_failure_in_words(linkedin_tar
     assert _publish_with_linkedin_answering(linkedin_target, 422, body) == S.FAILED
     linkedin_target.refresh_from_db()
     assert "Change the text" in linkedin_target.last_error
+
+
+def test_a_worker_finishing_after_the_sweeper_corrects_its_row_instead_of_adding_one(
+    due_post, account, monkeypatch, django_capture_on_commit_callbacks
+):
+    target = due_post.targets.get()
+    dispatch(django_capture_on_commit_callbacks)
+    adapter = publishing.adapter_for(account.platform)
+    real_publish = adapter.publish
+
+    def publish_past_the_lease(acc, payload, *, idempotency_key):
+        result = real_publish(acc, payload, idempotency_key=idempotency_key)
+        # The platform answered after the lease ran out: the sweeper already took the target
+        # and the reconciler found the post by its key.
+        PostTarget.objects.filter(pk=target.pk).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        assert publishing.sweep()["lost"] == 1
+        assert PostTarget.objects.get(pk=target.pk).state == S.PUBLISHED
+        return result
+
+    monkeypatch.setattr(adapter, "publish", publish_past_the_lease)
+    assert publishing.publish_target(target_id=target.pk) == S.PUBLISHED
+    target.refresh_from_db()
+    assert target.state == S.PUBLISHED
+    assert SandboxPost.objects.filter(idempotency_key=str(target.idempotency_key)).count() == 1
+    # One try, one row: the sweeper's row for it, corrected by the worker that finished it.
+    assert list(target.attempts_log.values_list("result", flat=True)) == [
+        PublishAttempt.Result.PUBLISHED
+    ]
+
+
+def test_the_one_statement_claim_loads_what_the_orm_would(due_post, account, engine_path):
+    if engine_path != "one-statement":
+        pytest.skip("compares the PostgreSQL path with the ORM's")
+    target = due_post.targets.get()
+    PostTarget.objects.filter(pk=target.pk).update(
+        state=S.QUEUED, platform_hints={"container": "17"}
+    )
+    now = timezone.now()
+    loaded = publishing_sql.claim_and_load(target.pk, now=now, lease_until=now)
+    orm = PostTarget.objects.select_related("post__brand", "account").get(pk=target.pk)
+    for model_instance, expected in (
+        (loaded, orm),
+        (loaded.post, orm.post),
+        (loaded.post.brand, orm.post.brand),
+        (loaded.account, orm.account),
+    ):
+        for field in type(expected)._meta.concrete_fields:
+            assert getattr(model_instance, field.attname) == getattr(expected, field.attname), field
+    assert loaded.account.access_token == account.access_token  # decrypted by its converter
+    assert loaded.platform_hints == {"container": "17"}
+    assert (loaded.state, loaded.attempts) == (S.PUBLISHING, target.attempts + 1)
+    assert (loaded.has_media_override, loaded.has_post_media) == (False, False)
+    # A second claim loses: the target is no longer queued.
+    assert publishing_sql.claim_and_load(target.pk, now=now, lease_until=now) is None
