@@ -27,6 +27,9 @@ command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
 # Only the compose file's syntax check needs it (no engine runs here).
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || need+=(docker-compose)
+# The benchmarks drive the web views with wrk, a C load generator: a Python one would take a good
+# part of the same two CPUs from the server it measures.
+[ "$mode" = bench ] && ! command -v wrk >/dev/null && need+=(wrk)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing ${need[*]}"
