@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -69,6 +71,21 @@ class PlatformRules:
     max_bio_chars: int = 160
 
 
+def new_session() -> requests.Session:
+    """A requests session for one adapter. Without proxy variables in the environment, the
+    session stops re-reading the environment on every call (requests scans os.environ twice per
+    request for proxies, and looks for a .netrc): a tenth of a publish's CPU in the workers. The
+    CA bundle it would have read from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE is set once instead.
+    With proxies configured, requests keeps doing it all, no_proxy included."""
+    session = requests.Session()
+    if not urllib.request.getproxies_environment():
+        session.trust_env = False
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+            "CURL_CA_BUNDLE", True
+        )
+    return session
+
+
 class PlatformAdapter:
     """Base of every adapter; subclasses set `name` and `rules` and implement publish."""
 
@@ -77,7 +94,7 @@ class PlatformAdapter:
     timeout = DEFAULT_TIMEOUT
 
     def __init__(self, session: requests.Session | None = None):
-        self.http = session or requests.Session()
+        self.http = session or new_session()
 
     # -- checks before scheduling -------------------------------------------------------------
     def count_chars(self, text: str) -> int:
