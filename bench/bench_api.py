@@ -34,7 +34,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0]).resolve() == REPO_ROOT / "bench":
@@ -122,43 +121,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _pg_admin(url: str):
-    import psycopg2
-
-    parts = urlsplit(url)
-    admin = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=parts.path.lstrip("/") or "postgres",
-    )
-    admin.autocommit = True
-    return admin
-
-
-def create_database(admin_url: str) -> str:
-    parts = urlsplit(admin_url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit("bench_api: DATABASE_URL must point at PostgreSQL")
-    admin = _pg_admin(admin_url)
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    admin.close()
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def drop_database(admin_url: str) -> None:
-    try:
-        admin = _pg_admin(admin_url)
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.close()
-    except Exception as exc:
-        print(f"bench_api: could not drop {BENCH_DB}: {exc}", file=sys.stderr)
-
-
 def load_data(posts: int) -> dict:
     """The brand, its accounts, `posts` posts with one target each, and a manager's token."""
     from django.db import connection
@@ -215,44 +177,18 @@ def load_data(posts: int) -> dict:
     return {"brand": brand, "key": key, "load_s": time.perf_counter() - started}
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_gunicorn(args, *, log_dir: Path, key: str):
-    from bench.procs import Process
+    from bench.procs import start_gunicorn as start
 
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "bench.bench_api:application",
-        f"--bind=127.0.0.1:{port}",
-        "--worker-class=gthread",
-        f"--workers={args.web_workers}",
-        f"--threads={args.web_threads}",
-        "--keep-alive=30",
-        "--log-level=warning",
-    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "AGENCY_LOG_LEVEL": "WARNING"}
-    server = Process("gunicorn", argv, env, log_dir / "gunicorn.log")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not server.running:
-            raise RuntimeError(f"gunicorn exited:\n{server.log()[-4000:]}")
-        try:
-            if _get_once(port, BARE_PATH, key) == 200:
-                return server, port
-        except OSError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer on {port}:\n{server.log()[-4000:]}")
+    return start(
+        "bench.bench_api:application",
+        workers=args.web_workers,
+        threads=args.web_threads,
+        env=env,
+        log_dir=log_dir,
+        ready=lambda port: _get_once(port, BARE_PATH, key) == 200,
+    )
 
 
 def _get_once(port: int, path: str, key: str) -> int:
@@ -380,10 +316,12 @@ def report(args, data: dict, results: dict, load_before, load_after) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.procs import create_database, drop_database
+
     args = parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     admin_url = os.environ.get("DATABASE_URL", "")
-    os.environ["DATABASE_URL"] = create_database(admin_url)
+    os.environ["DATABASE_URL"] = create_database(admin_url, BENCH_DB, bench="bench_api")
     log_dir = Path(tempfile.mkdtemp(prefix="agency-bench-api-"))
     server = None
     try:
@@ -427,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-            drop_database(admin_url)
+            drop_database(admin_url, BENCH_DB, bench="bench_api")
 
     print(report(args, data, results, load_before, load_after))
     ok = all(set(r["statuses"]) == {200} for r in results.values())

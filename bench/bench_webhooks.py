@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # `python bench/bench_webhooks.py` puts bench/ first on the path, where its modules would shadow
@@ -125,49 +123,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _pg_admin(url: str):
-    import psycopg2
-
-    parts = urlsplit(url)
-    admin = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=parts.path.lstrip("/") or "postgres",
-    )
-    admin.autocommit = True
-    return admin
-
-
-def create_database(admin_url: str) -> str:
-    parts = urlsplit(admin_url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit("bench_webhooks: DATABASE_URL must point at PostgreSQL")
-    admin = _pg_admin(admin_url)
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    admin.close()
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def drop_database(admin_url: str) -> None:
-    try:
-        admin = _pg_admin(admin_url)
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.close()
-    except Exception as exc:
-        print(f"bench_webhooks: could not drop {BENCH_DB}: {exc}", file=sys.stderr)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def child_env(**extra: str) -> dict[str, str]:
     env = {
         **os.environ,
@@ -182,39 +137,25 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def start_gunicorn(args, *, log_dir: Path):
-    from bench.procs import Process
+    from bench.procs import start_gunicorn as start
 
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
+    def ready(port: int) -> bool:
+        if _get(port, BARE_PATH)[0] != 200:
+            return False
+        # One request per worker process loads Django before the clock starts.
+        for _ in range(args.web_workers * 4):
+            _get(port, BARE_PATH)
+        return True
+
+    return start(
         "bench.bench_webhooks:application",
-        f"--bind=127.0.0.1:{port}",
-        "--worker-class=gthread",
-        f"--workers={args.web_workers}",
-        f"--threads={args.web_threads}",
-        "--keep-alive=30",
-        "--backlog=2048",
-        "--log-level=warning",
-    ]
-    server = Process("gunicorn", argv, child_env(), log_dir / "gunicorn.log")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not server.running:
-            raise RuntimeError(f"gunicorn exited:\n{server.log()[-4000:]}")
-        try:
-            status, _ = _get(port, BARE_PATH)
-            if status == 200:
-                # One request per worker process loads Django before the clock starts.
-                for _ in range(args.web_workers * 4):
-                    _get(port, BARE_PATH)
-                return server, port
-        except OSError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer on {port}:\n{server.log()[-4000:]}")
+        workers=args.web_workers,
+        threads=args.web_threads,
+        env=child_env(),
+        log_dir=log_dir,
+        ready=ready,
+        extra_args=("--backlog=2048",),
+    )
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -563,6 +504,8 @@ def ingest(args, *, log_dir: Path, counter_url: str, expected: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.procs import create_database, drop_database
+
     args = parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     admin_url = os.environ.get("DATABASE_URL", "")
@@ -570,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     if not broker.startswith(("redis://", "rediss://")):
         sys.exit("bench_webhooks: CELERY_BROKER_URL must be a redis:// URL")
     os.environ["CELERY_BROKER_URL"] = broker
-    os.environ["DATABASE_URL"] = create_database(admin_url)
+    os.environ["DATABASE_URL"] = create_database(admin_url, BENCH_DB, bench="bench_webhooks")
     log_dir = Path(tempfile.mkdtemp(prefix="agency-bench-webhooks-"))
     server = None
     try:
@@ -616,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-            drop_database(admin_url)
+            drop_database(admin_url, BENCH_DB, bench="bench_webhooks")
 
     print(report(args, bare_result, hook, stored, drain, log_dir))
     # wrk stops the clock with a request in flight on each connection: the view may have stored

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,3 +171,93 @@ def start_fake_platform(*, delay_ms: float, log_dir: Path) -> tuple[Process, str
         process.stop()
         raise
     return process, line.split("listening on ", 1)[1].strip()
+
+
+# -- shared by the benchmarks that serve HTTP (bench_api, bench_webhooks, load) ------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_admin(url: str):
+    import psycopg2
+
+    parts = urlsplit(url)
+    admin = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        dbname=parts.path.lstrip("/") or "postgres",
+    )
+    admin.autocommit = True
+    return admin
+
+
+def create_database(admin_url: str, name: str, *, bench: str) -> str:
+    """A fresh database `name` next to DATABASE_URL's (dropped first if a run left it); its URL."""
+    parts = urlsplit(admin_url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        sys.exit(f"{bench}: DATABASE_URL must be PostgreSQL (scripts/test.sh --bench sets it)")
+    admin = _pg_admin(admin_url)
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_database(admin_url: str, name: str, *, bench: str) -> None:
+    try:
+        admin = _pg_admin(admin_url)
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    except Exception as exc:
+        print(f"{bench}: could not drop {name}: {exc}", file=sys.stderr)
+
+
+def start_gunicorn(
+    app: str,
+    *,
+    workers: int,
+    threads: int,
+    env: dict[str, str],
+    log_dir: Path,
+    ready: Callable[[int], bool],
+    timeout: float = 60,
+    extra_args: tuple[str, ...] = (),
+) -> tuple[Process, int]:
+    """gunicorn (gthread) serving `app` on a free loopback port, returned once `ready(port)`."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        f"--bind=127.0.0.1:{port}",
+        "--worker-class=gthread",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--keep-alive=30",
+        "--log-level=warning",
+        *extra_args,
+    ]
+    server = Process("gunicorn", argv, env, log_dir / "gunicorn.log")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.running:
+            raise RuntimeError(f"gunicorn exited:\n{server.log()[-4000:]}")
+        try:
+            if ready(port):
+                return server, port
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"gunicorn did not answer on {port}:\n{server.log()[-4000:]}")

@@ -86,43 +86,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # -- database ------------------------------------------------------------------------------------
 
 
-def _pg_admin(url: str):
-    import psycopg2
-
-    parts = urlsplit(url)
-    admin = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=parts.path.lstrip("/") or "postgres",
-    )
-    admin.autocommit = True
-    return admin
-
-
-def create_database(admin_url: str) -> str:
-    parts = urlsplit(admin_url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit("load: DATABASE_URL must point at PostgreSQL (scripts/test.sh --bench sets it)")
-    admin = _pg_admin(admin_url)
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    admin.close()
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def drop_database(admin_url: str) -> None:
-    try:
-        admin = _pg_admin(admin_url)
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.close()
-    except Exception as exc:
-        print(f"load: could not drop {BENCH_DB}: {exc}", file=sys.stderr)
-
-
 def insert_series(model, count: int, template, overrides: dict[str, str]) -> None:
     """INSERT INTO model's table `count` rows from generate_series(1, count) AS g: the columns
     in `overrides` are SQL expressions of g (no % in them), the others the template's values."""
@@ -427,47 +390,26 @@ def collect_static(env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_gunicorn(args, *, env: dict[str, str], log_dir: Path):
-    from bench.procs import Process
+    from bench.procs import start_gunicorn as start
 
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "agency.wsgi:application",
-        f"--bind=127.0.0.1:{port}",
-        "--worker-class=gthread",
-        f"--workers={args.web_workers}",
-        f"--threads={args.web_threads}",
-        "--keep-alive=30",
-        "--log-level=warning",
-    ]
-    server = Process("gunicorn", argv, env, log_dir / "gunicorn.log")
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if not server.running:
-            raise RuntimeError(f"gunicorn exited:\n{server.log()[-4000:]}")
+    def ready(port: int) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/healthz", headers={"X-Forwarded-Proto": "https"})
-            status = conn.getresponse().status
+            return conn.getresponse().status == 200
+        finally:
             conn.close()
-            if status == 200:
-                return server, port
-        except OSError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer on {port}:\n{server.log()[-4000:]}")
+
+    return start(
+        "agency.wsgi:application",
+        workers=args.web_workers,
+        threads=args.web_threads,
+        env=env,
+        log_dir=log_dir,
+        ready=ready,
+        timeout=90,
+    )
 
 
 # -- virtual users -------------------------------------------------------------------------------
@@ -718,6 +660,8 @@ def write_section(body: str, took: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.procs import create_database, drop_database
+
     args = parse_args(argv)
     run_started = time.perf_counter()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -725,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith("redis"):
         sys.exit("load: CELERY_BROKER_URL must be redis:// (scripts/test.sh --bench sets it)")
-    os.environ["DATABASE_URL"] = create_database(admin_url)
+    os.environ["DATABASE_URL"] = create_database(admin_url, BENCH_DB, bench="load")
     log_dir = Path(tempfile.mkdtemp(prefix="agency-bench-load-"))
     started_procs = []
     try:
@@ -792,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-            drop_database(admin_url)
+            drop_database(admin_url, BENCH_DB, bench="load")
 
     context = {
         "trickle": trickle,
