@@ -22,11 +22,12 @@ and a redis:// CELERY_BROKER_URL, as scripts/test.sh exports them.
    dispatch queues and a real `celery beat`, publishing --publish-rate due targets per second
    for the whole run to Mastodon accounts whose server is bench/fake_platform.py (200 ms a
    call). The report says how many were published and their lag.
-4. --users virtual users, each on its own keep-alive connection: half sign in through the login
-   form (session cookie, CSRF) and browse the pages, half use an API token. Each picks its next
-   request at random from its list and waits --think-ms (uniform 0.5x to 1.5x) between requests.
-   GET /healthz (one SELECT 1 through the same middleware and gunicorn) is in every user's list:
-   it is the baseline, measured under the same load in the same run.
+4. Locust (headless, bench/load/locustfile.py) with --users virtual users: half sign in through
+   the login form (session cookie, CSRF) and browse the pages, half use an API token. Each
+   picks its next request at random from its list and waits --think-ms (uniform 0.5x to 1.5x)
+   between requests; anything but a 200 is a failure. GET /healthz (one SELECT 1 through the
+   same middleware and gunicorn) is in every user's list: it is the baseline, measured under
+   the same load in the same run. The statistics start after --warmup seconds.
 
 Prints a markdown table (p50 / p95 / p99, requests/s, errors per endpoint, against the aim p95 <
 200 ms, and p50 as a ratio of the baseline's) and writes it into BENCHMARKS.md between the
@@ -36,17 +37,16 @@ Prints a markdown table (p50 / p95 / p99, requests/s, errors per endpoint, again
 from __future__ import annotations
 
 import argparse
+import csv
 import http.client
 import json
 import os
-import random
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -415,61 +415,6 @@ def start_gunicorn(args, *, env: dict[str, str], log_dir: Path):
 # -- virtual users -------------------------------------------------------------------------------
 
 
-class Browser:
-    """One keep-alive connection with its cookies, as a browser behind the TLS proxy sends."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.origin = f"https://127.0.0.1:{port}"
-        self.cookies: dict[str, str] = {}
-        self.headers: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def request(self, method: str, path: str, body: str | None = None, headers=None):
-        sent = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https", **self.headers}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        sent.update(headers or {})
-        try:
-            self.conn.request(method, path, body=body, headers=sent)
-            response = self.conn.getresponse()
-            content = response.read()
-        except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            raise
-        for cookie in response.msg.get_all("Set-Cookie") or []:
-            name, _, rest = cookie.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response.status, content
-
-    def login(self, username: str) -> None:
-        status, page = self.request("GET", "/auth/login/")
-        match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        if status != 200 or not match:
-            raise RuntimeError(f"login page: {status}")
-        form = urlencode(
-            {
-                "csrfmiddlewaretoken": match.group(1).decode(),
-                "username": username,
-                "password": PASSWORD,
-                "next": "/",
-            }
-        )
-        status, _ = self.request(
-            "POST",
-            "/auth/login/",
-            body=form,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Origin": self.origin,
-                "Referer": f"{self.origin}/auth/login/",
-            },
-        )
-        if status != 302 or "sessionid" not in self.cookies:
-            raise RuntimeError(f"login of {username} failed: {status}")
-
-
 def endpoints(brand_id, now: datetime) -> tuple[dict[str, str], dict[str, str]]:
     local = now.astimezone(UTC)
     week = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0)
@@ -495,76 +440,96 @@ def endpoints(brand_id, now: datetime) -> tuple[dict[str, str], dict[str, str]]:
     return pages, api
 
 
-class Recorder:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.samples: dict[str, list[float]] = {}
-        self.statuses: dict[str, dict[int, int]] = {}
-        self.errors: list[str] = []
-        self.measuring = False
-
-    def add(self, name: str, status: int, seconds: float) -> None:
-        if not self.measuring:
-            return
-        with self.lock:
-            self.samples.setdefault(name, []).append(seconds)
-            counts = self.statuses.setdefault(name, {})
-            counts[status] = counts.get(status, 0) + 1
+@dataclass
+class EndpointStats:
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
 
 
-def run_users(args, *, port: int, data: dict, now: datetime) -> tuple[Recorder, float]:
+@dataclass
+class LoadResult:
+    endpoints: dict[str, EndpointStats]
+    failures: list[str]  # Locust's failure lines: endpoint, error, occurrences
+    elapsed: float
+
+
+def run_users(args, *, port: int, data: dict, now: datetime, log_dir: Path) -> LoadResult:
+    """Locust, headless, in its own process (it runs on gevent), with bench/load/locustfile.py;
+    its CSV statistics cover the measured window only (the locustfile resets them after the
+    warm-up)."""
     pages, api = endpoints(data["brand"].pk, now)
-    recorder = Recorder()
-    stop = threading.Event()
-    ready = threading.Barrier(args.users + 1)
-    rng = random.Random(9)
-    seeds = [rng.randrange(2**32) for _ in range(args.users)]
-
-    def user(n: int) -> None:
-        chooser = random.Random(seeds[n])
-        browser = Browser(port)
-        try:
-            if n % 2 == 0:
-                browser.login(data["users"][n])
-                routes = pages
-            else:
-                browser.headers["Authorization"] = f"Token {data['tokens'][n]}"
-                browser.headers["Accept"] = "application/json"
-                routes = api
-        except Exception as exc:
-            with recorder.lock:
-                recorder.errors.append(f"user {n}: {exc!r}")
-            ready.wait()
-            return
-        names = list(routes)
-        ready.wait()
-        while not stop.is_set():
-            name = chooser.choice(names)
-            t0 = time.perf_counter()
-            try:
-                status, _ = browser.request("GET", routes[name])
-            except (OSError, http.client.HTTPException) as exc:
-                status = 0
-                with recorder.lock:
-                    recorder.errors.append(f"{name}: {exc!r}")
-            recorder.add(name, status, time.perf_counter() - t0)
-            if args.think_ms > 0:
-                stop.wait(args.think_ms / 1000 * chooser.uniform(0.5, 1.5))
-
-    threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(args.users)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    time.sleep(args.warmup)
-    recorder.measuring = True
-    started = time.perf_counter()
-    time.sleep(args.duration)
-    recorder.measuring = False
-    elapsed = time.perf_counter() - started
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=70)
-    return recorder, elapsed
+    config = log_dir / "locust-config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "host": f"127.0.0.1:{port}",
+                "users": data["users"],
+                "tokens": data["tokens"],
+                "password": PASSWORD,
+                "pages": pages,
+                "api": api,
+                "think_ms": args.think_ms,
+                "warmup": args.warmup,
+            }
+        )
+    )
+    prefix = log_dir / "locust"
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(Path(__file__).with_name("locustfile.py")),
+        "--headless",
+        f"--users={args.users}",
+        f"--spawn-rate={args.users}",
+        f"--run-time={round(args.warmup + args.duration)}s",
+        f"--host=http://127.0.0.1:{port}",
+        f"--csv={prefix}",
+        "--only-summary",
+        "--loglevel=WARNING",
+        "--stop-timeout=10",
+    ]
+    env = {**os.environ, "AGENCY_LOAD_CONFIG": str(config)}
+    with open(log_dir / "locust.log", "wb") as log:
+        # Locust exits 1 when a request failed: the figures say which, so that is not fatal here.
+        subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    stats_file = Path(f"{prefix}_stats.csv")
+    if not stats_file.exists():
+        raise RuntimeError(f"locust wrote no statistics; see {log_dir / 'locust.log'}")
+    stats = {}
+    with stats_file.open() as f:
+        for row in csv.DictReader(f):
+            if row["Name"] == "Aggregated" or row["Name"].startswith("login"):
+                continue
+            stats[row["Name"]] = EndpointStats(
+                requests=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                p50_ms=float(row["50%"]),
+                p95_ms=float(row["95%"]),
+                p99_ms=float(row["99%"]),
+            )
+    failures = []
+    failures_file = Path(f"{prefix}_failures.csv")
+    if failures_file.exists():
+        with failures_file.open() as f:
+            failures = [
+                f"{row['Name']}: {row['Error']} (x{row['Occurrences']})"
+                for row in csv.DictReader(f)
+            ]
+    exceptions_file = Path(f"{prefix}_exceptions.csv")
+    if exceptions_file.exists():
+        with exceptions_file.open() as f:
+            failures += [
+                f"exception in a user: {row['Message']} (x{row['Count']})"
+                for row in csv.DictReader(f)
+            ]
+    # Every route was asked for at least once, or the run proves nothing about it.
+    failures += [f"{name}: never requested" for name in {**pages, **api} if name not in stats]
+    return LoadResult(endpoints=stats, failures=failures, elapsed=args.duration)
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -574,18 +539,20 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * q) - 1))]
 
 
-def report(args, data, recorder: Recorder, elapsed: float, context: dict) -> tuple[str, bool]:
+def report(args, data, result: LoadResult, context: dict) -> tuple[str, bool]:
     cpus = os.cpu_count() or 1
-    base = sorted(recorder.samples.get("baseline", [0.0]))
-    base_p50 = statistics.median(base) * 1000 or 1e-9
+    elapsed = result.elapsed
+    base = result.endpoints.get("baseline")
+    base_p50 = (base.p50_ms if base else 0.0) or 1e-9
     lines = [
         f"{args.posts:,} posts (one target each) and {args.messages:,} inbound messages in "
         f"{data['conversations']:,} conversations in PostgreSQL (posts loaded in "
         f"{data['posts_s']:.1f} s, messages in {data['messages_s']:.1f} s, with INSERT ... "
         "SELECT generate_series). gunicorn gthread "
         f"{args.web_workers}x{args.web_threads} serving `agency.settings` with DEBUG off on "
-        f"127.0.0.1; {args.users} users ({(args.users + 1) // 2} signed in through the login "
-        f"form on the pages, {args.users // 2} with API tokens on the API), each waiting "
+        f"127.0.0.1; Locust, headless, with {args.users} users "
+        f"({(args.users + 1) // 2} signed in through the login form on the pages, "
+        f"{args.users // 2} with API tokens on the API), each waiting "
         f"{args.think_ms:.0f} ms on average between requests; {args.warmup:.0f} s of warm-up, "
         f"then {elapsed:.0f} s measured. A Celery worker ({args.worker_concurrency} threads) "
         f"and beat published {args.publish_rate:g} due posts a second meanwhile. {cpus} CPUs.",
@@ -598,31 +565,27 @@ def report(args, data, recorder: Recorder, elapsed: float, context: dict) -> tup
         "baseline": "GET /healthz (baseline: SELECT 1, same server and load)",
     }
     all_ok = True
-    order = ["baseline", *sorted(n for n in recorder.samples if n != "baseline")]
+    order = ["baseline", *sorted(n for n in result.endpoints if n != "baseline")]
     for name in order:
-        samples = sorted(recorder.samples.get(name, []))
-        if not samples:
+        stats = result.endpoints.get(name)
+        if stats is None or not stats.requests:
             continue
-        statuses = recorder.statuses[name]
-        errors = sum(v for k, v in statuses.items() if k != 200)
-        p50, p95, p99 = (percentile(samples, q) * 1000 for q in (0.5, 0.95, 0.99))
-        met = p95 < AIM_P95_MS and not errors
+        met = stats.p95_ms < AIM_P95_MS and not stats.failures
         all_ok &= met or name == "baseline"
         lines.append(
-            f"| {names.get(name, name)} | {len(samples):,} | {errors} | {p50:.0f} | {p95:.0f} | "
-            f"{p99:.0f} | {len(samples) / elapsed:.1f} | {p50 / base_p50:.1f}x | "
+            f"| {names.get(name, name)} | {stats.requests:,} | {stats.failures} | "
+            f"{stats.p50_ms:.0f} | {stats.p95_ms:.0f} | {stats.p99_ms:.0f} | "
+            f"{stats.requests / elapsed:.1f} | {stats.p50_ms / base_p50:.1f}x | "
             f"{'yes' if met else '**no**'} |"
         )
-    total = sum(len(v) for v in recorder.samples.values())
+    total = sum(stats.requests for stats in result.endpoints.values())
     lines += [
         "",
-        f"All endpoints together: {total:,} requests, {total / elapsed:.1f} requests/s.",
+        f"All endpoints together: {total:,} requests, {total / elapsed:.1f} requests/s "
+        "(Locust's percentiles are rounded to two significant digits).",
     ]
-    statuses = {k: v for k, v in recorder.statuses.items() if set(v) != {200}}
-    if statuses:
-        lines.append(f"Non-200 answers: {statuses}.")
-    if recorder.errors:
-        lines.append(f"Client errors (first 3 of {len(recorder.errors)}): {recorder.errors[:3]}")
+    if result.failures:
+        lines.append(f"Failures (first 3 of {len(result.failures)}): {result.failures[:3]}")
     trickle = context["trickle"]
     lag = (
         f"lag p50 {trickle['lag_p50']:.1f} s, p95 {trickle['lag_p95']:.1f} s"
@@ -722,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         window_start = datetime.now(UTC) + timedelta(seconds=args.warmup)
-        recorder, elapsed = run_users(args, port=port, data=data, now=now)
+        result = run_users(args, port=port, data=data, now=now, log_dir=log_dir)
         window_end = datetime.now(UTC)
         load_after = os.getloadavg()[0]
         # Targets due at the end of the window get a few seconds to be published.
@@ -745,14 +708,11 @@ def main(argv: list[str] | None = None) -> int:
         "static_s": static_s,
         "log_dir": log_dir,
     }
-    body, all_ok = report(args, data, recorder, elapsed, context)
+    body, all_ok = report(args, data, result, context)
     print(body)
     if not args.no_write:
         write_section(body, time.perf_counter() - run_started)
-    served = (
-        all(set(statuses) == {200} for statuses in recorder.statuses.values())
-        and not recorder.errors
-    )
+    served = not result.failures and all(stats.failures == 0 for stats in result.endpoints.values())
     if not served:
         print(f"\nNot every answer was a 200; see {log_dir}", file=sys.stderr)
     print(json.dumps({"aim_met": all_ok, "all_200": served}))
