@@ -27,7 +27,7 @@ from ads.models import (
     TrackedLink,
     UtmPreset,
 )
-from agency.api import AutoSchema, BrandScopedViewSet
+from agency.api import ApiConventionsMixin, AutoSchema, BrandScopedViewSet
 from agency.permissions import Area, brands_for_user, is_staff_of_any_agency
 from agency.serializers import BrandField, MemberAgencyField
 
@@ -171,7 +171,7 @@ class InfluencerFilter(django_filters.FilterSet):
 
 # Agency-owned, so not a BrandScopedViewSet: the queryset is the caller's agencies' directory
 # (influencers_for_user), and writes need an ads-writing role in the influencer's agency.
-class InfluencerViewSet(viewsets.ModelViewSet):
+class InfluencerViewSet(ApiConventionsMixin, viewsets.ModelViewSet):
     """The influencer directory of the agencies you are staff of."""
 
     serializer_class = InfluencerSerializer
@@ -179,9 +179,8 @@ class InfluencerViewSet(viewsets.ModelViewSet):
     permission_classes = STAFF_ONLY
     ordering_fields = ["name", "audience_size", "created_at"]
     schema = AutoSchema()
-    # Any segment reaches the viewset, so a malformed id is the API's JSON 404, not Django's
-    # HTML page (the router's default pattern stops at a dot).
-    lookup_value_regex = "[^/]+"
+    # The directory is agency-wide: a token limited to some brands is refused.
+    honours_brand_limit = False
 
     def get_queryset(self):
         return selectors.influencers_for_user(user=self.request.user)

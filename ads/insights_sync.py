@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from agency.platforms.base import PlatformAdapter
 from agency.platforms.errors import TransientError
-from agency.platforms.facebook import GRAPH_URL, GraphClientMixin
+from agency.platforms.graph import GRAPH_URL, GraphClientMixin
 from agency.platforms.linkedin import API_URL, LINKEDIN_VERSION, linkedin_error
 from agency.platforms.linkedin import _json as linkedin_json
 

@@ -35,10 +35,10 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agency import services
+from agency import crypto, services
 from agency.exceptions import ApplicationError
 from agency.filters import BrandFilter, SocialAccountFilter
-from agency.models import ApiToken, SocialAccount
+from agency.models import ApiToken, Role, SocialAccount
 from agency.permissions import (
     Area,
     TokenScopePermission,
@@ -305,12 +305,16 @@ class _Replay(Exception):
         self.record = record
 
 
-def etag_for(obj) -> str | None:
-    """A strong ETag from the row's id and updated_at (every service write moves updated_at)."""
-    updated_at = getattr(obj, "updated_at", None)
-    if updated_at is None:
+def etag_for(obj, version_field: str = "updated_at") -> str | None:
+    """A strong ETag from the row's id and its version: updated_at, which every service write
+    moves (a viewset of rows that are never edited names created_at instead)."""
+    return _etag(obj.pk, getattr(obj, version_field, None))
+
+
+def _etag(pk, version) -> str | None:
+    if version is None:
         return None
-    digest = hashlib.sha256(f"{obj.pk}:{updated_at.isoformat()}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{pk}:{version.isoformat()}".encode()).hexdigest()[:32]
     return f'"{digest}"'
 
 
@@ -347,12 +351,22 @@ class ApiConventionsMixin:
     """Token scopes, Idempotency-Key and ETag/If-Match for a viewset (see the module docstring).
 
     Applied by BrandScopedViewSet and BrandViewSet, so a viewset on either base follows the
-    conventions without doing anything. It declares `read_area` (None: the write area).
+    conventions without doing anything; viewsets that cannot be on them (agency-wide resources,
+    the calendar) put it first among their bases. It declares `read_area` (None: the write
+    area).
     """
 
     read_area: str | None = None
-    # Every query of these viewsets goes through brands_for_user, which applies a token's limit.
+    # Every query of the two bases goes through brands_for_user, which applies a token's limit.
+    # A viewset that answers for a whole agency (not through brands_for_user) sets it False, so
+    # a brand-limited token is refused there rather than shown the other brands.
     honours_brand_limit = True
+    # The field that moves whenever the row changes; it makes the ETag.
+    etag_version_field = "updated_at"
+    # Top-level fields of an answer that hold a secret shown once (a webhook signing secret).
+    # The answer stored for an Idempotency-Key keeps them encrypted, as the model does, so the
+    # idempotency table never holds a plaintext secret; a replay decrypts them.
+    idempotency_sealed_fields: tuple[str, ...] = ()
     # Any id reaches the viewset, so a malformed one ("a.b") is the API's JSON 404 rather than
     # Django's HTML page from a route that did not match.
     lookup_value_regex = "[^/]+"
@@ -417,7 +431,8 @@ class ApiConventionsMixin:
         if isinstance(exc, _Replay):
             record = exc.record
             headers = {**record.response_headers, REPLAYED_HEADER: "true"}
-            return Response(record.response_body, status=record.status_code, headers=headers)
+            body = self._unsealed(record.response_body)
+            return Response(body, status=record.status_code, headers=headers)
         return super().handle_exception(exc)
 
     def get_object(self):
@@ -434,7 +449,7 @@ class ApiConventionsMixin:
             # Once per request: a view that reads the object again after writing must not
             # compare the tag with its own write.
             self._precondition_checked = True
-            etag = etag_for(obj)
+            etag = etag_for(obj, self.etag_version_field)
             if etag is not None and not if_match_allows(if_match, etag):
                 raise PreconditionFailed()
         if getattr(self, "_etag_object", None) is None:
@@ -467,7 +482,7 @@ class ApiConventionsMixin:
             services.idempotency_record_response(
                 record=record,
                 status_code=response.status_code,
-                body=_json_safe(response.data),
+                body=self._sealed(_json_safe(response.data)),
                 headers={"Location": response["Location"]}
                 if response.has_header("Location")
                 else {},
@@ -478,27 +493,43 @@ class ApiConventionsMixin:
         action_name = getattr(self, "action", None)
         obj = getattr(self, "_etag_object", None)
         if action_name == "retrieve":
-            return None if obj is None else etag_for(obj)
+            return None if obj is None else etag_for(obj, self.etag_version_field)
         if action_name in ("update", "partial_update") and obj is not None:
             pk = obj.pk
         elif action_name == "create" and isinstance(response.data, dict):
             pk = response.data.get("id")
         else:
             return None
-        # The write moved updated_at: read the new version rather than trust a stale instance.
+        # The write moved the version: read the new one rather than trust a stale instance.
+        field = self.etag_version_field
         model = self.get_queryset().model
-        if pk is None or not any(f.name == "updated_at" for f in model._meta.concrete_fields):
+        if pk is None or not any(f.name == field for f in model._meta.concrete_fields):
             return None
         try:
-            row = model._default_manager.filter(pk=pk).values("pk", "updated_at").first()
+            row = model._default_manager.filter(pk=pk).values("pk", field).first()
         except (DjangoValidationError, ValueError, TypeError):
             return None
-        return None if row is None else etag_for(_Version(**row))
+        return None if row is None else _etag(row["pk"], row[field])
 
+    def _sealed(self, body):
+        if not isinstance(body, dict):
+            return body
+        return {
+            name: crypto.encrypt(json.dumps(value))
+            if name in self.idempotency_sealed_fields
+            else value
+            for name, value in body.items()
+        }
 
-class _Version:
-    def __init__(self, pk, updated_at):
-        self.pk, self.updated_at = pk, updated_at
+    def _unsealed(self, body):
+        if not isinstance(body, dict):
+            return body
+        return {
+            name: json.loads(crypto.decrypt(value))
+            if name in self.idempotency_sealed_fields and isinstance(value, str)
+            else value
+            for name, value in body.items()
+        }
 
 
 class BrandScopedViewSet(ApiConventionsMixin, viewsets.ModelViewSet):
@@ -530,8 +561,24 @@ class BrandScopedViewSet(ApiConventionsMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        visible = brands_for_user(user=self.request.user).values("pk")
+        visible = list(self.brand_roles())
         return self.scope_queryset(queryset.filter(**{f"{self.brand_lookup}__in": visible}))
+
+    def brand_roles(self) -> dict:
+        """{brand id: the caller's role} of every brand they may read (brands_for_user, so a
+        token's brand limit applies), read once per request. A user has a handful of brands:
+        filtering by their ids as a list (`brand_id IN (...)`) lets PostgreSQL walk an index on
+        (brand, created_at) for `ORDER BY ... LIMIT`, which a nested membership subquery did not.
+        Kept on the view, not the user: a test client reuses one user object across requests."""
+        roles = getattr(self, "_brand_roles", None)
+        if roles is None:
+            rows = brands_for_user(user=self.request.user).values_list("pk", "user_role")
+            roles = self._brand_roles = dict(rows)
+        return roles
+
+    def staff_brand_ids(self) -> list:
+        """The caller's brands where they are staff (not a client), from brand_roles."""
+        return [pk for pk, role in self.brand_roles().items() if role != Role.CLIENT]
 
     def brand_of(self, obj):
         for part in self.brand_lookup.split("__"):

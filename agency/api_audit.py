@@ -15,7 +15,7 @@ from django import forms
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 
-from agency.api import AutoSchema
+from agency.api import ApiConventionsMixin, AutoSchema
 from agency.models import AuditEvent, Membership
 from agency.permissions import Area
 
@@ -91,7 +91,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditEventViewSet(ApiConventionsMixin, viewsets.ReadOnlyModelViewSet):
     """The audit trail of your agency: newest first, filterable by brand, action and day."""
 
     serializer_class = AuditEventSerializer
@@ -100,12 +100,13 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["-created_at", "-id"]
     lookup_field = "uuid"
     lookup_url_kwarg = "id"
-    # A malformed id reaches the viewset and is the API's JSON 404, not Django's HTML page.
-    lookup_value_regex = "[^/]+"
     schema = AutoSchema()
     # Token scope agency:read. It answers for the whole agency, so a token limited to some
-    # brands is refused (it does not set honours_brand_limit).
+    # brands is refused.
     read_area = Area.AGENCY
+    honours_brand_limit = False
+    # An event is never edited: the moment it was written is its only version.
+    etag_version_field = "created_at"
 
     def get_queryset(self):
         return audit_events_for_user(user=self.request.user)

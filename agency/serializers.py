@@ -9,6 +9,26 @@ from agency.models import Agency, Brand, Membership, Role, SocialAccount
 from agency.permissions import Area, brands_for_user
 
 
+def named_choice_field(component_name: str, choices) -> type[serializers.ChoiceField]:
+    """A ChoiceField class whose choices are their own named enum in the schema.
+
+    drf-spectacular names enums after the field ("kind", "state", "status"), and the same name
+    on different choice sets across apps warns and fails the schema build; a named component
+    keeps each set apart without a project-wide ENUM_NAME_OVERRIDES entry per field.
+    """
+    values = [value for value, _ in choices]
+    kind = "integer" if all(isinstance(v, int) for v in values) else "string"
+    lines = "\n".join(f"* `{value}` - {label}" for value, label in choices)
+
+    @extend_schema_field({"type": kind, "enum": values, "description": lines}, component_name)
+    class NamedChoiceField(serializers.ChoiceField):
+        def __init__(self, **kwargs):
+            super().__init__(choices=choices, **kwargs)
+
+    NamedChoiceField.__name__ = component_name.removesuffix("Enum") + "Field"
+    return NamedChoiceField
+
+
 # The type is declared because these fields are also used in serializers without a model,
 # where drf-spectacular cannot derive it.
 @extend_schema_field(OpenApiTypes.UUID)
@@ -59,8 +79,9 @@ class BrandSerializer(serializers.ModelSerializer):
             "your_role",
             "created_at",
         ]
-        # A brand stays in the agency it was created in.
-        read_only_fields = ["agency", "logo"]
+        # A brand stays in the agency it was created in. The logo is sent as a multipart file;
+        # the service judges it like the dashboard's upload (size and type).
+        read_only_fields = ["agency"]
         # Uniqueness is checked once, by the service's full_clean().
         validators = []
 
@@ -71,7 +92,7 @@ class BrandCreateSerializer(BrandSerializer):
     )
 
     class Meta(BrandSerializer.Meta):
-        read_only_fields = ["logo"]
+        read_only_fields: list[str] = []
 
 
 _SECRET = {

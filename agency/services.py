@@ -13,10 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from agency import uploads
 from agency.common import model_update
 from agency.models import (
     Agency,
@@ -73,8 +75,22 @@ BRAND_FIELDS = [
 ]
 
 
+def _check_logo(logo) -> None:
+    """A new logo upload is judged like the media library's uploads: by its size (at most
+    AGENCY_MAX_LOGO_BYTES) and by what Pillow reads in it (JPEG, PNG, GIF or WebP), and it is
+    stored under the extension of that type. "" (clear it) or the stored file pass as they are."""
+    if not isinstance(logo, UploadedFile):
+        return
+    uploads.check_upload_size(logo, limit=uploads.max_logo_bytes(), field="logo")
+    facts = uploads.image_facts(logo)
+    if facts is None:
+        raise uploads.not_readable_error(logo, field="logo", what="an image (JPEG, PNG, GIF, WebP)")
+    logo.name = f"logo.{facts.extension}"
+
+
 @transaction.atomic
 def brand_create(*, agency: Agency, by, **fields: Any) -> Brand:
+    _check_logo(fields.get("logo"))
     brand = Brand(agency=agency, **{k: v for k, v in fields.items() if k in BRAND_FIELDS})
     brand.full_clean()
     brand.save()
@@ -84,6 +100,7 @@ def brand_create(*, agency: Agency, by, **fields: Any) -> Brand:
 
 @transaction.atomic
 def brand_update(*, brand: Brand, by, data: dict[str, Any]) -> Brand:
+    _check_logo(data.get("logo"))
     brand, changed = model_update(instance=brand, fields=BRAND_FIELDS, data=data)
     if changed:
         audit_log(
@@ -454,11 +471,13 @@ def social_account_refresh_credentials(*, account: SocialAccount) -> bool:
     managers told; a passing failure is left for the next run.
     """
     from agency.platforms import get_adapter
-    from agency.platforms.errors import AuthExpired, PlatformError
+    from agency.platforms.errors import AuthExpired, PlatformError, secrets_scrubbed
 
     adapter = get_adapter(account.platform)
     try:
-        fresh = adapter.refresh_credentials(account)
+        # A refusal's words become the account's needs-reauth reason, shown to its managers.
+        with secrets_scrubbed(account):
+            fresh = adapter.refresh_credentials(account)
     except AuthExpired as exc:
         social_account_mark_needs_reauth(account=account, reason=str(exc))
         return False

@@ -197,6 +197,8 @@ SANDBOX_AUDIENCE_EVERY_SECONDS = env.float(
 
 # The media library refuses larger uploads; Django's own memory limits still apply per request.
 AGENCY_MAX_UPLOAD_BYTES = env.int("AGENCY_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+# A brand logo is a small image shown on every page of the brand and its portal.
+AGENCY_MAX_LOGO_BYTES = env.int("AGENCY_MAX_LOGO_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Tracked links (/l/<code>): count unique visitors per link and day with a first-party cookie

@@ -1,6 +1,8 @@
+import re
+
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from ads import link_redirect
@@ -44,7 +46,10 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files are served by Django in every mode, never by a server that bypasses
+# SecurityHeadersMiddleware (nosniff, a sandboxing CSP, an attachment for anything that is not a
+# checked image or video). The production image runs gunicorn alone, and before this /media/ was
+# served only with DEBUG on. Names are unguessable (checksums) or public (logos), as platforms
+# fetch media by URL. See SECURITY.md.
+_MEDIA_PREFIX = re.escape(settings.MEDIA_URL.lstrip("/"))
+urlpatterns.append(re_path(rf"^{_MEDIA_PREFIX}(?P<path>.*)$", views.media, name="media"))

@@ -4,6 +4,7 @@ Each view checks access with agency.permissions, reads through selectors and wri
 services; nothing here touches a model's save().
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.static import serve
 
 from agency import services
 from agency.forms import (
@@ -82,6 +84,13 @@ def dashboard(request):
             "can_create_brand": admin_agencies(request.user).exists(),
         },
     )
+
+
+@require_GET
+def media(request, path):
+    """An uploaded file, in every mode (see agency/urls.py): SecurityHeadersMiddleware hardens
+    the answer. serve() refuses any path outside MEDIA_ROOT."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 @require_GET

@@ -74,7 +74,11 @@ class Post(BaseModel):
 
     class Meta:
         ordering = ["-scheduled_at", "-created_at"]
-        indexes = [models.Index(fields=["brand", "scheduled_at"], name="post_brand_schedule")]
+        indexes = [
+            models.Index(fields=["brand", "scheduled_at"], name="post_brand_schedule"),
+            # The API's post list: a brand's newest first, a page at a time (ORDER BY ... LIMIT).
+            models.Index(fields=["brand", "-created_at"], name="post_brand_created"),
+        ]
 
     def __str__(self) -> str:
         return self.title or (self.text[:60] + ("..." if len(self.text) > 60 else ""))
@@ -149,6 +153,14 @@ class PostTarget(BaseModel):
                 name="target_due_scheduled",
             ),
             models.Index(fields=["state", "lease_expires_at"], name="target_state_lease"),
+            # The calendar's range: a target's time is its due, published or planned time
+            # (calendar_app.selectors.calendar), each found by its own index.
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="target_due"),
+            models.Index(
+                fields=["published_at"],
+                condition=Q(published_at__isnull=False),
+                name="target_published",
+            ),
         ]
 
     def __str__(self) -> str:

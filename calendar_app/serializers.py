@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from agency.models import Platform, SocialAccount
 from agency.permissions import brands_for_user
-from agency.serializers import BrandField
+from agency.serializers import BrandField, named_choice_field
 from calendar_app.models import (
     ApprovalDecision,
     Media,
@@ -20,27 +20,6 @@ from calendar_app.models import (
     TargetState,
 )
 from calendar_app.selectors import CalendarState
-
-
-def named_choice_field(component_name: str, choices) -> type[serializers.ChoiceField]:
-    """A ChoiceField class whose choices are their own named enum in the schema.
-
-    drf-spectacular names enums after the field ("kind", "state", "status"), and the same name
-    on different choice sets across apps warns and fails the schema build; a named component
-    keeps each set apart without a project-wide ENUM_NAME_OVERRIDES entry per field.
-    """
-    values = [value for value, _ in choices]
-    kind = "integer" if all(isinstance(v, int) for v in values) else "string"
-    lines = "\n".join(f"* `{value}` - {label}" for value, label in choices)
-
-    @extend_schema_field({"type": kind, "enum": values, "description": lines}, component_name)
-    class NamedChoiceField(serializers.ChoiceField):
-        def __init__(self, **kwargs):
-            super().__init__(choices=choices, **kwargs)
-
-    NamedChoiceField.__name__ = component_name.removesuffix("Enum") + "Field"
-    return NamedChoiceField
-
 
 TargetStateField = named_choice_field("TargetStateEnum", TargetState.choices)
 CalendarStateField = named_choice_field("CalendarStateEnum", CalendarState.choices)

@@ -9,7 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from agency.models import BaseModel, Brand, Platform, SocialAccount
 from calendar_app.models import PostTarget
@@ -83,7 +83,25 @@ class Conversation(BaseModel):
             )
         ]
         indexes = [
-            models.Index(fields=["brand", "status", "-last_message_at"], name="inbox_brand_status"),
+            # The inbox lists latest activity first with conversations never written in last:
+            # ORDER BY last_message_at DESC NULLS LAST, created_at DESC
+            # (selectors.inbox_conversations). An index must match NULLS LAST exactly to
+            # hand a brand's first page over in order (ORDER BY ... LIMIT 50) rather than sort
+            # every conversation of the brand; one with the status in front serves the
+            # inbox's default "open" view the same way.
+            models.Index(
+                F("brand"),
+                F("last_message_at").desc(nulls_last=True),
+                F("created_at").desc(),
+                name="inbox_brand_latest",
+            ),
+            models.Index(
+                F("brand"),
+                F("status"),
+                F("last_message_at").desc(nulls_last=True),
+                F("created_at").desc(),
+                name="inbox_brand_status_latest",
+            ),
             models.Index(fields=["assignee", "status"], name="inbox_assignee_status"),
         ]
 

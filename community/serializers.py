@@ -5,8 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agency.serializers import BrandField
-from calendar_app.serializers import named_choice_field
+from agency.serializers import BrandField, named_choice_field
 from community.models import (
     Conversation,
     InternalNote,

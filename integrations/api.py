@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from agency.api import AutoSchema
+from agency.api import ApiConventionsMixin, AutoSchema
 from integrations import selectors, services
 from integrations.models import Delivery, DeliveryAttempt, EventType, WebhookEndpoint
 from integrations.serializers import (
@@ -51,7 +51,7 @@ class DeliveryFilter(filters.FilterSet):
         fields = ["endpoint", "brand", "state", "event_type", "event_id"]
 
 
-class WebhookEndpointViewSet(viewsets.ModelViewSet):
+class WebhookEndpointViewSet(ApiConventionsMixin, viewsets.ModelViewSet):
     """Where the agency's events are sent. The secret is only in the answer that creates (or
     rotates) it; afterwards `secret_hint` shows its first characters."""
 
@@ -60,6 +60,9 @@ class WebhookEndpointViewSet(viewsets.ModelViewSet):
     ordering_fields = ["created_at", "url"]
     ordering = ["-created_at"]
     schema = AutoSchema()
+    # Endpoints are the agency's: a token limited to some brands is refused.
+    honours_brand_limit = False
+    idempotency_sealed_fields = ("secret",)
 
     def get_queryset(self):
         return selectors.endpoints_for_user(user=self.request.user)
@@ -130,7 +133,7 @@ class WebhookEndpointViewSet(viewsets.ModelViewSet):
 
 
 class WebhookDeliveryViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiConventionsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Each event sent (or being sent) to each endpoint, with every attempt in the detail."""
 
@@ -138,6 +141,8 @@ class WebhookDeliveryViewSet(
     ordering_fields = ["created_at"]
     ordering = ["-created_at"]
     schema = AutoSchema()
+    # Deliveries are read by agency, like their endpoints: a brand-limited token is refused.
+    honours_brand_limit = False
 
     def get_queryset(self):
         queryset = selectors.deliveries_for_user(user=self.request.user)

@@ -29,6 +29,7 @@ from ads.insights_sync import InsightRow, LinkedInInsightsClient, MetaInsightsCl
 from ads.models import Ad, AdPlatform, AdSet, Campaign, CurrencyRate, InsightDaily, currency_code
 from ads.selectors.insights import campaign_pacing
 from agency.models import Agency, Brand, Platform, Role, SocialAccount
+from agency.platforms.errors import secrets_scrubbed
 from agency.services import audit_log, notify
 from integrations import events as webhook_events
 
@@ -93,7 +94,7 @@ def insights_client_for(platform: str):
     return None
 
 
-def _token_for(campaign: Campaign) -> str:
+def _token_account_for(campaign: Campaign) -> SocialAccount:
     account_platform = TOKEN_ACCOUNT_PLATFORM.get(campaign.platform)
     label = campaign.get_platform_display()
     if account_platform is None:
@@ -116,7 +117,7 @@ def _token_for(campaign: Campaign) -> str:
             f"an access token, so the insights of {label} campaigns cannot be read. Connect one "
             "on the brand's page."
         )
-    return account.access_token
+    return account
 
 
 def campaign_sync_insights(
@@ -136,17 +137,19 @@ def campaign_sync_insights(
             f"“{campaign}” has no id on {campaign.get_platform_display()} yet, so there is "
             "nothing to read insights of."
         )
-    token = _token_for(campaign)
+    account = _token_account_for(campaign)
     client = client or insights_client_for(campaign.platform)
-    fetched = list(
-        client.campaign_insights(
-            campaign_id=campaign.external_id,
-            token=token,
-            since=since,
-            until=until,
-            objective=campaign.objective,
+    # The error goes on to the task's log and the account's needs-reauth reason.
+    with secrets_scrubbed(account):
+        fetched = list(
+            client.campaign_insights(
+                campaign_id=campaign.external_id,
+                token=account.access_token,
+                since=since,
+                until=until,
+                objective=campaign.objective,
+            )
         )
-    )
     ads = {
         ad.external_id: ad
         for ad in Ad.objects.filter(ad_set__campaign=campaign)

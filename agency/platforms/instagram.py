@@ -37,7 +37,7 @@ from agency.platforms.errors import (
     Rejected,
     TransientError,
 )
-from agency.platforms.facebook import GraphClientMixin
+from agency.platforms.graph import GraphClientMixin, find_graph_reply
 
 if TYPE_CHECKING:
     import requests
@@ -329,41 +329,25 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
     comment_fields = f"{reply_fields},replies{{{reply_fields}}}"
 
     def fetch_inbox(self, account: SocialAccount, since_cursor: str):
-        from agency.platforms.inbox import InboxPage, parse_iso
-
         token, ig_user = account.access_token, account.external_id
         if not token or not ig_user:
             raise AuthExpired("Instagram: the account is not connected (no user id or token).")
-        body = self._graph(
-            "GET",
-            f"{ig_user}/media",
+        return self._graph_inbox(
             token=token,
-            write=False,
-            params={"fields": "id,timestamp", "limit": self.inbox_recent_media},
+            recent_edge=f"{ig_user}/media",
+            recent_params={"fields": "id,timestamp", "limit": self.inbox_recent_media},
+            since_cursor=since_cursor,
+            comments_of=lambda media_id: self._comments_with_replies(media_id, token),
+            inbound=_inbound_from_comment,
         )
-        since = parse_iso(since_cursor)
-        items = []
-        newest = since
-        for media in body.get("data") or []:
-            if not isinstance(media, dict) or not media.get("id"):
-                continue
-            for comment in self._comments_with_replies(str(media["id"]), token):
-                item = _inbound_from_comment(str(media["id"]), comment)
-                if item is None or (since and item.sent_at and item.sent_at < since):
-                    continue
-                items.append(item)
-                if item.sent_at and (newest is None or item.sent_at > newest):
-                    newest = item.sent_at
-        cursor = newest.isoformat() if newest else since_cursor
-        return InboxPage(items=tuple(items), next_cursor=cursor)
 
     def _comments_with_replies(self, media_id: str, token: str) -> list[dict]:
         params: dict = {"fields": self.comment_fields, "limit": self.inbox_page_size}
         comments: list[dict] = []
-        for _ in range(self.inbox_max_pages):
-            body = self._graph(
-                "GET", f"{media_id}/comments", token=token, write=False, params=params
-            )
+        pages = self._graph_pages(
+            f"{media_id}/comments", token=token, params=params, max_pages=self.inbox_max_pages
+        )
+        for body in pages:
             for comment in body.get("data") or []:
                 if not isinstance(comment, dict):
                     continue
@@ -374,11 +358,6 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
                     for reply in replies
                     if isinstance(reply, dict)
                 )
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                break
-            params = {**params, "after": after}
         return comments
 
     def reply(
@@ -413,8 +392,6 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
     reply_lookup_pages = 3
 
     def find_reply(self, account, message, text, *, idempotency_key, since):
-        from agency.platforms.facebook import _find_graph_reply
-
         top = str(
             getattr(message, "in_reply_to", "") or getattr(message, "platform_message_id", "") or ""
         )
@@ -432,7 +409,7 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
 
         from agency.platforms.inbox import parse_iso
 
-        return _find_graph_reply(
+        return find_graph_reply(
             self,
             edge=f"{top}/replies",
             params={"fields": "id,text,timestamp,username,from", "limit": 50},
@@ -458,16 +435,13 @@ class InstagramAdapter(GraphClientMixin, PlatformAdapter):
         token = account.access_token
         if not token:
             raise AuthExpired("Instagram: the account is not connected (no token).")
-        # Hiding twice leaves it hidden, so a lost answer is safe to repeat.
-        body = self._graph(
+        self._graph_comment_action(
             "POST",
             platform_id,
             token=token,
-            write=False,
+            verb="hide" if hidden else "show",
             data={"hide": "true" if hidden else "false"},
         )
-        if body.get("success") is False:
-            raise Rejected(f"Instagram did not {'hide' if hidden else 'show'} the comment.")
 
 
 def caption(payload: PostPayload) -> str:

@@ -6,22 +6,15 @@ the API works in instants: `start` and `end` are ISO 8601 (an offset is honoured
 UTC), each event's `start` is UTC and carries its brand's zone and the local time beside it.
 """
 
-from datetime import UTC, timedelta
-
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import viewsets
 
-from agency.api import AutoSchema
+from agency.api import ApiConventionsMixin, AutoSchema
 from agency.permissions import Area, brand_for_user
 from calendar_app import selectors
-from calendar_app.models import TargetState
 from calendar_app.serializers import CalendarEventSerializer, CalendarQuerySerializer
 
 __all__ = ["CalendarViewSet"]
-
-# The widest UTC offsets in use are -12:00 and +14:00: a wall-clock window this much wider
-# than the asked instants holds every target of every brand in them, whatever its zone.
-_ZONE_SLACK = timedelta(hours=14)
 
 _EXAMPLE = OpenApiExample(
     "A scheduled post",
@@ -50,22 +43,16 @@ _EXAMPLE = OpenApiExample(
 )
 
 
-def _client_facing(target) -> bool:
-    # The portal's rule (selectors.client_visible_posts_q): no drafts, nothing in internal review.
-    return (
-        target.post.approval_state in selectors.CLIENT_VISIBLE_APPROVALS
-        or target.state == TargetState.PUBLISHED
-    )
-
-
-class CalendarViewSet(viewsets.GenericViewSet):
+class CalendarViewSet(ApiConventionsMixin, viewsets.GenericViewSet):
     """What is planned, waiting and published in a range, earliest first. Everyone who reads
     a brand's calendar (its client users too) may read it; moving an event is
     POST /posts/{post}/targets/{id}/reschedule/."""
 
     serializer_class = CalendarEventSerializer
     schema = AutoSchema()
-    # Read by the token scopes of agency.api like any resource of the calendar.
+    # Read by the token scopes of agency.api like any resource of the calendar. Its brands come
+    # from brand_for_user and brands_for_user (in the calendar selectors), which apply a token's
+    # brand limit, so the mixin's honours_brand_limit holds here too.
     write_area = Area.CALENDAR
     # The query is validated by CalendarQuerySerializer; there is no queryset to filter.
     filter_backends: list = []
@@ -78,12 +65,11 @@ class CalendarViewSet(viewsets.GenericViewSet):
         brand = None
         if data.get("brand"):
             brand = brand_for_user(user=request.user, brand_id=data["brand"])
-        start, end = data["start"], data["end"]
-        entries = selectors.calendar_entries(
+        entries = selectors.calendar_entries_between(
             user=request.user,
             brand=brand,
-            start=start.astimezone(UTC).replace(tzinfo=None) - _ZONE_SLACK,
-            end=end.astimezone(UTC).replace(tzinfo=None) + _ZONE_SLACK,
+            start=data["start"],
+            end=data["end"],
             filters=selectors.CalendarFilters(
                 account_id=data.get("account"),
                 platform=data.get("platform", ""),
@@ -94,14 +80,9 @@ class CalendarViewSet(viewsets.GenericViewSet):
         client_brands = set(
             selectors.client_brands_for_user(user=request.user).values_list("pk", flat=True)
         )
-        events = [
-            self._event(entry, for_client=entry.brand.pk in client_brands)
-            for entry in entries
-            if start <= entry.target.at < end
-            and (entry.brand.pk not in client_brands or _client_facing(entry.target))
-        ]
-        page = self.paginate_queryset(events)
-        return self.get_paginated_response(CalendarEventSerializer(page, many=True).data)
+        page = self.paginate_queryset(entries)
+        events = [self._event(entry, for_client=entry.brand.pk in client_brands) for entry in page]
+        return self.get_paginated_response(CalendarEventSerializer(events, many=True).data)
 
     def _event(self, entry, *, for_client: bool) -> dict:
         target, brand = entry.target, entry.brand

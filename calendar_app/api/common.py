@@ -1,7 +1,6 @@
 """What the calendar's viewsets share beyond agency.api's base."""
 
 from agency.permissions import brand_for_user
-from calendar_app.selectors import staff_brands_for_user
 
 
 class StaffOnlyMixin:
@@ -10,7 +9,7 @@ class StaffOnlyMixin:
     dashboard's staff-only pages. Put it before BrandScopedViewSet in the bases."""
 
     def scope_queryset(self, queryset):
-        staff = staff_brands_for_user(user=self.request.user).values("pk")
+        staff = self.staff_brand_ids()
         return super().scope_queryset(queryset).filter(**{f"{self.brand_lookup}__in": staff})
 
     def check_brand_write(self, brand):

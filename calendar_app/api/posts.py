@@ -11,6 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from agency.api import BrandScopedViewSet
+from agency.models import Role
 from agency.permissions import Area, brand_for_user
 from calendar_app import selectors, services
 from calendar_app.filters import PostFilter, PostTargetFilter
@@ -54,9 +55,8 @@ class PostViewSet(BrandScopedViewSet):
     ordering = ["-created_at"]
 
     def scope_queryset(self, queryset):
-        return self._with_relations(
-            queryset.filter(selectors.client_visible_posts_q(user=self.request.user))
-        )
+        visible = selectors.client_visible_posts_q(user=self.request.user, roles=self.brand_roles())
+        return self._with_relations(queryset.filter(visible))
 
     @staticmethod
     def _with_relations(queryset):
@@ -67,9 +67,9 @@ class PostViewSet(BrandScopedViewSet):
     def get_serializer_context(self):
         # The internal title is the agency's word for a post; its client reads the post itself.
         context = super().get_serializer_context()
-        context["client_brand_ids"] = set(
-            selectors.client_brands_for_user(user=self.request.user).values_list("pk", flat=True)
-        )
+        context["client_brand_ids"] = {
+            pk for pk, role in self.brand_roles().items() if role == Role.CLIENT
+        }
         return context
 
     def get_serializer_class(self):
@@ -314,6 +314,7 @@ class PostTargetViewSet(BrandScopedViewSet):
     http_method_names = ["get", "head", "options"]
 
     def scope_queryset(self, queryset):
-        return queryset.filter(
-            selectors.client_visible_posts_q(user=self.request.user, path="post__")
-        ).select_related("post__brand", "account")
+        visible = selectors.client_visible_posts_q(
+            user=self.request.user, path="post__", roles=self.brand_roles()
+        )
+        return queryset.filter(visible).select_related("post__brand", "account")

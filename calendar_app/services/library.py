@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.template.defaultfilters import filesizeformat
 
 from agency.models import Brand, SocialAccount
 from agency.services import audit_log
+from agency.uploads import (
+    IMAGE_EXTENSIONS,
+    check_upload_size,
+    image_facts,
+    max_upload_bytes,
+    not_readable_error,
+)
 from calendar_app.models import HashtagSet, Media, Post, PostTarget, Snippet, TargetState
 
 S = TargetState
@@ -43,18 +48,9 @@ __all__ = [
     "snippet_update",
 ]
 
-DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 # The stored name's extension comes from the sniffed type, never from the client's file name: a
 # server that types files by name must never serve an upload as HTML or SVG.
-STORED_EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/webp": "webp",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-}
+STORED_EXTENSIONS = {**IMAGE_EXTENSIONS, "video/mp4": "mp4", "video/quicktime": "mov"}
 # Media a pending target still needs: deleting it would break a post about to go out.
 _MEDIA_IN_USE_STATES = (S.SCHEDULED, S.QUEUED, S.PUBLISHING)
 # A target in one of these was (or may have been) handed to a platform: its post is history.
@@ -68,10 +64,6 @@ def _audit(obj, *, brand: Brand, by, action: str, data: dict | None = None) -> N
 # -- media ---------------------------------------------------------------------------------------
 
 
-def max_upload_bytes() -> int:
-    return getattr(settings, "AGENCY_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
-
-
 @dataclass(frozen=True)
 class _Probe:
     kind: str
@@ -82,20 +74,12 @@ class _Probe:
 
 
 def _probe_image(upload) -> _Probe | None:
-    from PIL import Image
-
-    try:
-        upload.seek(0)
-        with Image.open(upload) as image:
-            fmt, (width, height) = image.format, image.size
-            image.verify()
-    except Exception:
-        # Pillow raises many kinds (UnidentifiedImageError, SyntaxError, struct.error,
-        # DecompressionBombError...): each means "not an image we can publish".
+    facts = image_facts(upload)
+    if facts is None:
         return None
-    if fmt not in IMAGE_TYPES:
-        return None
-    return _Probe(kind=Media.Kind.IMAGE, mime_type=IMAGE_TYPES[fmt], width=width, height=height)
+    return _Probe(
+        kind=Media.Kind.IMAGE, mime_type=facts.mime_type, width=facts.width, height=facts.height
+    )
 
 
 def _boxes(stream, end: int):
@@ -177,25 +161,11 @@ def media_upload(*, brand: Brand, by, upload, alt_text: str = "") -> Media:
     The same file uploaded twice gives back the Media already there (with
     `already_in_library = True` on it) rather than an error or a second copy.
     """
-    limit = max_upload_bytes()
-    if upload.size > limit:
-        raise ValidationError(
-            {
-                "upload": [
-                    f"The file is {filesizeformat(upload.size)}; the limit is "
-                    f"{filesizeformat(limit)}."
-                ]
-            }
-        )
+    check_upload_size(upload, limit=max_upload_bytes(), field="upload")
     probe = _probe_image(upload) or _probe_video(upload, upload.size)
     if probe is None:
-        raise ValidationError(
-            {
-                "upload": [
-                    f"{os.path.basename(upload.name)} is not an image (JPEG, PNG, GIF, WebP) "
-                    "or a video (MP4, MOV) we can read."
-                ]
-            }
+        raise not_readable_error(
+            upload, field="upload", what="an image (JPEG, PNG, GIF, WebP) or a video (MP4, MOV)"
         )
     checksum = _sha256(upload)
     existing = Media.objects.filter(brand=brand, checksum=checksum).first()

@@ -179,16 +179,27 @@ def _tag_lookup(tag: str) -> Q:
     return Q(tags__icontains=f'"{tag}"')
 
 
-def inbox_conversations(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet:
+def inbox_conversations(
+    *,
+    user,
+    filters: Mapping[str, Any] | None = None,
+    within: QuerySet[Conversation] | None = None,
+) -> QuerySet:
     """The conversations of the user's inbox brands matching `filters`, latest activity first.
 
     filters: brand, account, status, kind, sentiment, priority (values or empty), assignee
     ("me", "unassigned", a user or a user id), tag, q (words in the preview or any message).
+
+    within: conversations the caller has already kept to the user's inbox brands (the API's
+    viewset does, by the brand ids it read once per request); they are used as they are.
+    Scoping them again here by the membership subquery made PostgreSQL sort every
+    conversation of the brands for one page, where `brand_id IN (ids)` walks
+    inbox_brand_latest in order and stops after the page.
     """
     from community.services.workflow import normalise_tags
 
     filters = filters or {}
-    qs = _visible(user=user)
+    qs = _visible(user=user) if within is None else within
     for name in ("brand", "account", "status", "kind", "sentiment", "priority"):
         value = filters.get(name)
         if value not in (None, ""):

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from agency.models import Platform, SocialAccount
 from agency.platforms import get_adapter
-from agency.platforms.errors import AuthExpired, PlatformError
+from agency.platforms.errors import AuthExpired, PlatformError, secrets_scrubbed
 from agency.platforms.inbox import (
     InboundItem,
     WebhookItem,
@@ -299,7 +299,9 @@ def poll_account_inbox(*, account: SocialAccount, stream: str = "inbox") -> int:
     asked_with = row.cursor
     now = timezone.now()
     try:
-        page = adapter.fetch_inbox(account, asked_with)
+        # The error is logged and stored on the cursor and the account: never with its token.
+        with secrets_scrubbed(account):
+            page = adapter.fetch_inbox(account, asked_with)
     except AuthExpired as exc:
         social_account_mark_needs_reauth(account=account, reason=str(exc))
         PollCursor.objects.filter(pk=row.pk).update(polled_at=now, error=str(exc)[:1000])

@@ -352,7 +352,12 @@ def _moderate(
     """Ask the platform first (outside any transaction: a network call must not hold a lock),
     then record the result."""
     from agency.platforms import get_adapter
-    from agency.platforms.errors import PlatformError, RateLimited, TransientError
+    from agency.platforms.errors import (
+        PlatformError,
+        RateLimited,
+        TransientError,
+        secrets_scrubbed,
+    )
 
     account = message.account
     adapter = get_adapter(account.platform)
@@ -371,7 +376,9 @@ def _moderate(
     if getattr(message, field) == value:
         return message
     try:
-        getattr(adapter, f"set_{field}")(account, message.platform_message_id, value)
+        # The error's words are shown to the person: never with the account's token.
+        with secrets_scrubbed(account):
+            getattr(adapter, f"set_{field}")(account, message.platform_message_id, value)
     except (TransientError, RateLimited) as exc:
         # The adapters make these calls safe to repeat, so the person can simply try again.
         raise ValidationError(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from agency.models import Brand, SocialAccount
 from calendar_app.models import PostTarget, TargetState
-from community.selectors.inbox import response_time_stats
+from community.selectors.inbox import response_time_overall
 from reports.models import AccountMetricsDaily, PostMetricsDaily
 
 logger = logging.getLogger(__name__)
@@ -363,7 +363,7 @@ def _minutes(duration: timedelta | None) -> Decimal | None:
 
 
 def _inbox(*, brand: Brand, start_at, end_before) -> dict:
-    overall = response_time_stats(brand=brand, start=start_at, end=end_before)["overall"]
+    overall = response_time_overall(brand=brand, start=start_at, end=end_before)
     return {
         "conversations": overall["conversations"],
         "median_first_response_minutes": _minutes(overall["median_first_response"]),

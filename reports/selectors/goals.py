@@ -121,14 +121,14 @@ def _organic_sums(goal: Goal, start: dt.date, end: dt.date) -> dict[str, Any]:
 
 
 def _median_first_response_minutes(goal: Goal, start: dt.date, end: dt.date) -> Decimal | None:
-    from community.selectors.inbox import response_time_stats
+    from community.selectors.inbox import response_time_overall
 
-    stats = response_time_stats(
+    overall = response_time_overall(
         start=_day_start(goal.brand, start),
         end=_day_start(goal.brand, end + dt.timedelta(days=1)),
         brand=goal.brand,
     )
-    median = stats["overall"]["median_first_response"]
+    median = overall["median_first_response"]
     if median is None:
         return None
     return (Decimal(median.total_seconds()) / 60).quantize(Decimal("0.01"))

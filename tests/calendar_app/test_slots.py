@@ -208,11 +208,21 @@ def test_two_posts_queued_one_after_the_other_get_different_slots(
 
 
 def test_each_account_gets_its_own_next_free_slot_and_the_post_the_earliest(
-    brand, account, manager, daily_slots
+    brand, account, manager
 ):
+    # Both accounts share one daily slot, six hours from now: which slot comes next can then
+    # not depend on the time of day the test runs (with 09:00 and 18:00 for one account and
+    # 09:00 for the other, it failed whenever it ran between 09:00 and 18:00 in Berlin), and no
+    # slot falls due between the two queueings.
+    at = (
+        (timezone.now().astimezone(brand.zone) + timedelta(hours=6))
+        .time()
+        .replace(second=0, microsecond=0)
+    )
     other = SocialAccountFactory(brand=brand, handle="@acme_other")
     for weekday in range(7):
-        slot_create(account=other, weekday=weekday, time=time(9, 0), by=manager)
+        slot_create(account=account, weekday=weekday, time=at, by=manager)
+        slot_create(account=other, weekday=weekday, time=at, by=manager)
     blocker = post_create(brand=brand, by=manager, accounts=[account], text="blocker")
     post_add_to_queue(post=blocker, by=manager)
     blocked_at = blocker.targets.get().due_at

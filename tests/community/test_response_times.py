@@ -8,6 +8,7 @@ import pytest
 from community.models import Conversation, InboxSettings, Message
 from community.selectors import (
     conversations_with_response_times,
+    response_time_overall,
     response_time_stats,
     sla_breaches,
 )
@@ -122,6 +123,34 @@ def test_per_brand_and_only_the_brands_the_user_may_see(
     assert mine["overall"]["median_first_response"] == H
     theirs = response_time_stats(user=outsider, start=START, end=END)
     assert set(theirs["by_brand"]) == {other_account.brand_id}
+
+
+def test_the_reports_overall_numbers_in_one_query_are_the_full_stats_overall(
+    account, other_account, manager, outsider, django_assert_num_queries
+):
+    """The reports read the overall numbers alone, aggregated in SQL (PERCENTILE_CONT): the
+    same counts and medians as the full statistics, even count and nothing-answered alike."""
+    assert (
+        response_time_overall(brand=account.brand, start=START, end=END)
+        == (response_time_stats(brand=account.brand, start=START, end=END)["overall"])
+    )
+    t = START + 24 * H
+    for hours in (1, 3, 10, 2):
+        conv(account, inbound=t, response=t + hours * H, resolved=t + 2 * hours * H)
+    conv(account, inbound=t)  # not answered yet
+    conv(account, inbound=START - H, response=START + H)  # asked before the period
+    conv(other_account, inbound=t, response=t + 50 * H)  # another agency's brand
+    with django_assert_num_queries(1):
+        overall = response_time_overall(brand=account.brand, start=START, end=END)
+    assert overall == response_time_stats(brand=account.brand, start=START, end=END)["overall"]
+    assert overall["median_first_response"] == timedelta(hours=2.5)
+    assert (overall["conversations"], overall["responded"], overall["resolved"]) == (5, 4, 4)
+    for user in (manager, outsider):
+        assert (
+            response_time_overall(user=user, start=START, end=END)
+            == (response_time_stats(user=user, start=START, end=END)["overall"])
+        )
+    assert response_time_overall(user=outsider, start=START, end=END)["conversations"] == 1
 
 
 def test_per_conversation_times_are_annotated(account):

@@ -127,8 +127,8 @@ def test_connecting_an_account_shows_its_tokens_nowhere(
     assert not seen.leaks(_all_secrets())
 
 
-def _queued_facebook_target(brand):
-    account = SocialAccount.objects.create(
+def _facebook_account(brand):
+    return SocialAccount.objects.create(
         brand=brand,
         platform="facebook",
         handle="acmecoffee",
@@ -136,6 +136,10 @@ def _queued_facebook_target(brand):
         access_token=ACCESS,
         refresh_token=REFRESH,
     )
+
+
+def _queued_facebook_target(brand):
+    account = _facebook_account(brand)
     post = PostFactory(brand=brand, text="Fresh roast today")
     target = PostTargetFactory(post=post, account=account)
     now = timezone.now()
@@ -145,7 +149,7 @@ def _queued_facebook_target(brand):
     return target
 
 
-@pytest.mark.parametrize(
+ECHOING_ERRORS = pytest.mark.parametrize(
     ("status", "error"),
     [
         # https://developers.facebook.com/docs/graph-api/guides/error-handling/ (code 190)
@@ -180,6 +184,9 @@ def _queued_facebook_target(brand):
         ),
     ],
 )
+
+
+@ECHOING_ERRORS
 def test_a_platform_error_that_echoes_the_token_is_recorded_without_it(
     login, admin, brand, seen, caplog, status, error
 ):
@@ -196,6 +203,79 @@ def test_a_platform_error_that_echoes_the_token_is_recorded_without_it(
     client = login(admin)
     seen.add("post page", client.get(f"/posts/{target.post_id}/"))
     seen.add("API attempts", client.get(f"/api/v1/posts/{target.post_id}/attempts/"))
+    seen.add("notifications", client.get("/notifications/"))
+    seen.add("logs", "\n".join(r.getMessage() for r in caplog.records))
+    assert not seen.leaks(_all_secrets())  # ... but not the token
+
+
+def _poll_the_inbox(account, caplog):
+    from community.models import PollCursor
+    from community.services.inbox import poll_account_inbox
+
+    poll_account_inbox(account=account)
+    return [("PollCursor.error", c.error) for c in PollCursor.objects.filter(account=account)]
+
+
+def _sync_metrics(account, caplog):
+    from reports.services.analytics import metrics_backfill, metrics_sync_brand
+
+    assert metrics_sync_brand(brand=account.brand)["skipped"]
+    metrics_backfill(brand=account.brand, days=1)
+    return [("the sync's log", "\n".join(r.getMessage() for r in caplog.records))]
+
+
+def _sync_ad_insights(account, caplog):
+    from ads.models import Campaign
+    from ads.services.insights import campaign_sync_insights
+    from agency.platforms.errors import PlatformError
+
+    campaign = Campaign.objects.create(
+        brand=account.brand,
+        name="Spring sale",
+        platform="meta",
+        objective="sales",
+        status=Campaign.Status.ACTIVE,
+        start_date=timezone.localdate() - timedelta(days=3),
+        budget_kind="daily",
+        budget_amount="100",
+        currency="EUR",
+        external_id="120210000000000001",
+    )
+    day = timezone.localdate()
+    try:
+        campaign_sync_insights(campaign=campaign, since=day, until=day)
+    except PlatformError as exc:  # the task logs it and stores it as the reauth reason
+        return [("the error", str(exc)), ("its excerpt", exc.excerpt), ("its args", exc.args)]
+    raise AssertionError("the sync should have failed")
+
+
+@ECHOING_ERRORS
+@pytest.mark.parametrize(
+    "run", [_poll_the_inbox, _sync_metrics, _sync_ad_insights], ids=["inbox", "metrics", "ads"]
+)
+def test_reads_that_fail_with_the_token_echoed_record_it_nowhere(
+    login, admin, brand, seen, caplog, status, error, run
+):
+    """Inbox polling, organic metrics and paid insights read the Graph API with the account's
+    token, and store, log and show the errors they get back, as publishing does."""
+    from agency.models import AuditEvent
+
+    account = _facebook_account(brand)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        http.add(
+            responses.GET,
+            re.compile(f"{re.escape(GRAPH_URL)}/.*"),
+            json={"error": error},
+            status=status,
+        )
+        recorded = run(account, caplog)
+    assert all(text for _, text in recorded), recorded  # the error was recorded ...
+    for where, text in recorded:
+        seen.add(where, text)
+    account.refresh_from_db()
+    seen.add("SocialAccount.status_reason", account.status_reason)
+    seen.add("audit events", list(AuditEvent.objects.values_list("data", flat=True)))
+    client = login(admin)
     seen.add("notifications", client.get("/notifications/"))
     seen.add("logs", "\n".join(r.getMessage() for r in caplog.records))
     assert not seen.leaks(_all_secrets())  # ... but not the token

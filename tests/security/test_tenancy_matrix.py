@@ -315,6 +315,8 @@ MATRIX: dict[str, Case] = {
 # Routes that take no object id, each with the reason it has no place in the matrix.
 NO_OBJECT_ID: dict[str, str] = {
     "healthz": "liveness probe, no data",
+    "media": "uploaded files by unguessable name, public as platforms fetch them by URL; "
+    "tests/security/test_uploads.py",
     "tracked-link": "public short link /l/<code> by design; tests/ads/test_links.py",
     "switch-brand": "brand id in the body; test_switching_to_a_foreign_brand_shows_none_of_it",
     "notification-mark-all-read": "marks the caller's own notifications only",

@@ -6,7 +6,9 @@
 
 Every network is read through its API, with the adapters' HTTP plumbing (timeouts, typed
 errors: an expired token is AuthExpired, throttling is RateLimited). What a network cannot give
-raises MetricsNotSupported, which the sync counts as "skipped" instead of failing the brand:
+raises MetricsNotSupported, which the sync counts as "skipped" instead of failing the brand.
+Every read here runs under `secrets_scrubbed`: a sync stores, logs and audits the errors' words,
+and platforms echo the request's token in them. What a network cannot give, in short:
 - X gives follower counts and per-post public metrics (non-public ones, with link clicks and the
   author's own impressions, for posts of the last 30 days), but no account-level day totals; its
   read endpoints need a paid API tier.
@@ -33,7 +35,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from agency.models import Platform
-from agency.platforms.errors import PlatformError
+from agency.platforms.errors import PlatformError, secrets_scrubbed
 from agency.platforms.metrics.common import (
     ACCOUNT_FIELDS,
     POST_FIELDS,
@@ -66,7 +68,8 @@ def fetch_account_metrics(account: SocialAccount, day: date) -> dict:
     engagements, profile views and link clicks."""
     reader = _ACCOUNT_READERS.get(account.platform)
     if reader is not None:
-        return reader(account, day)
+        with secrets_scrubbed(account):
+            return reader(account, day)
     raise MetricsNotSupported(_unsupported(account.platform, "account metrics"))
 
 
@@ -75,10 +78,10 @@ def fetch_post_metrics(target: PostTarget, day: date) -> dict:
     post has no video) of one published target, as of the end of `day`."""
     reader = _POST_READERS.get(target.account.platform)
     if reader is not None:
-        return reader(target, day)
-    batch = _POST_BATCH_READERS.get(target.account.platform)
-    if batch is not None:
-        found = batch([target], day)[target.pk]
+        with secrets_scrubbed(target.account):
+            return reader(target, day)
+    if target.account.platform in _POST_BATCH_READERS:
+        found = fetch_posts_metrics([target], day)[target.pk]
         if isinstance(found, PlatformError):
             raise found
         return found
@@ -97,7 +100,8 @@ def fetch_posts_metrics(targets, day: date) -> dict:
         batch = _POST_BATCH_READERS.get(platform)
         if batch is not None:
             try:
-                results.update(batch(group, day))
+                with secrets_scrubbed(group[0].account):
+                    results.update(batch(group, day))
             except PlatformError as exc:
                 results.update(dict.fromkeys((t.pk for t in group), exc))
             continue
