@@ -547,10 +547,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             bare_result = load(port, BARE_PATH, bare_count, args)
             hook = load(port, WEBHOOK_PATH, args.events, args)
-        stored = WebhookDelivery.objects.count()
-        connection.close()
+        # gunicorn finishes the requests wrk left in flight before it exits: count after that.
         server.stop()
         server = None
+        stored = WebhookDelivery.objects.count()
+        connection.close()
         drain = ingest(args, log_dir=log_dir, counter_url=broker, expected=stored)
     finally:
         if server is not None:
