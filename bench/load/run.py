@@ -426,7 +426,7 @@ def endpoints(brand_id, now: datetime) -> tuple[dict[str, str], dict[str, str]]:
         "baseline": "/healthz",
         "dashboard": "/",
         "calendar events (5 weeks)": f"/calendar/events/?"
-        f"{urlencode({'brand': brand_id, 'start': start, 'end': month_end})}",
+        f"{urlencode({'brand': brand_id, 'start': start, 'end': month_end, 'per_day': 5})}",
         "post list": f"/posts/?brand={brand_id}",
         "inbox": f"/inbox/?brand={brand_id}",
         "ads (campaigns)": f"/brands/{brand_id}/campaigns/",

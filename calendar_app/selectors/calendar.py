@@ -9,6 +9,7 @@ placed in its own brand's zone.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -371,7 +372,13 @@ def _url_of(name: str) -> tuple[str, str]:
 
 
 def calendar_events(
-    *, user, brand: Brand | None = None, start: datetime, end: datetime, filters: CalendarFilters
+    *,
+    user,
+    brand: Brand | None = None,
+    start: datetime,
+    end: datetime,
+    filters: CalendarFilters,
+    per_day: int | None = None,
 ) -> list[dict]:
     """Targets placed at wall-clock times in [start, end), earliest first, as FullCalendar event
     objects (calendar_entries' rules, without its models).
@@ -382,7 +389,12 @@ def calendar_events(
     a draft shares its time with a scheduled target of its post (which pins it) is asked only
     about the drafts in range. Four queries, however many targets: the user's brands, the
     posts in the range (two), the targets; a fifth when the range has drafts, and one more when
-    a target was moved away from its post's plan (see _posts_at)."""
+    a target was moved away from its post's plan (see _posts_at).
+
+    `per_day` (the month and list views): at most that many events a day, the earliest, and
+    one more event for the rest, "+N more", whose `extendedProps.more` the page opens as that
+    day's view. A brand posting 140 times a day is 4,800 events in a month view otherwise,
+    3 MB of JSON nobody can read in a month grid."""
     brands = {
         str(pk): (role, name, time_zone, can_write(role, Area.CALENDAR))
         for pk, role, name, time_zone in brands_for_user(user=user).values_list(
@@ -446,6 +458,8 @@ def calendar_events(
     post_head, post_tail = _url_of("calendar:post-detail")
     move_head, move_tail = _url_of("calendar:target-reschedule")
     events = []
+    shown: dict = defaultdict(int)  # date -> events kept
+    hidden: dict = defaultdict(int)  # date -> events left for "+N more"
     for at, platform, pk, post_id, state, handle in rows:
         post = posts[post_id]
         _, brand_name, time_zone, writes = brands[post.brand_id]
@@ -454,6 +468,12 @@ def calendar_events(
             continue
         if tag and tag not in {_normal_tag(t) for t in post.tags or []}:
             continue
+        if per_day is not None:
+            day = local.date()
+            if shown[day] >= per_day:
+                hidden[day] += 1
+                continue
+            shown[day] += 1
         key, words = _state_and_words(state, post.approval_state)
         movable = state == S.SCHEDULED or (state == S.DRAFT and post_id not in pinned)
         platform_label = platform_words.get(platform, platform)
@@ -481,6 +501,19 @@ def calendar_events(
                     "timeZone": time_zone,
                     "rescheduleUrl": f"{move_head}{pk}{move_tail}",
                 },
+            }
+        )
+    for day, count in sorted(hidden.items()):
+        events.append(
+            {
+                "id": f"more-{day.isoformat()}",
+                "title": f"+{count} more",
+                # The day's last minute: FullCalendar lists a day's events by time.
+                "start": f"{day.isoformat()}T23:59:59",
+                "allDay": False,
+                "editable": False,
+                "classNames": ["cal-event", "cal-more"],
+                "extendedProps": {"more": count, "date": day.isoformat()},
             }
         )
     return events

@@ -59,6 +59,15 @@ class CalendarFilterForm(forms.Form):
     tag = forms.CharField(required=False, max_length=50, label="Tag")
     start = forms.CharField(required=False, widget=forms.HiddenInput)
     end = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The month and list views show a few posts a day: the rest of a day are one "+N more".
+    per_day = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        widget=forms.HiddenInput,
+        label="Posts per day",
+        error_messages={"invalid": "Give a whole number of posts per day."},
+    )
 
     def __init__(self, *args, brands, brand: Brand | None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -169,7 +178,7 @@ def calendar_page(request):
 
 
 def _range_and_filters(request, *, required: bool):
-    """(brand, start, end, filters) or a 400 JsonResponse that says what is wrong."""
+    """(brand, start, end, filters, per_day) or a 400 JsonResponse that says what is wrong."""
     form, brand = _filter_form(request)
     if not form.is_valid():
         return JsonResponse({"error": _errors_in_words(form)}, status=400)
@@ -183,7 +192,7 @@ def _range_and_filters(request, *, required: bool):
         now = timezone.now()
         today = (now.astimezone(brand.zone) if brand else now).date()
         start, end = _month_around(today)
-    return brand, start, end, form.filters()
+    return brand, start, end, form.filters(), form.cleaned_data.get("per_day")
 
 
 @login_required
@@ -192,9 +201,9 @@ def calendar_events(request):
     parsed = _range_and_filters(request, required=True)
     if isinstance(parsed, HttpResponse):
         return parsed
-    brand, start, end, filters = parsed
+    brand, start, end, filters, per_day = parsed
     events = selectors.calendar_events(
-        user=request.user, brand=brand, start=start, end=end, filters=filters
+        user=request.user, brand=brand, start=start, end=end, filters=filters, per_day=per_day
     )
     return JsonResponse(events, safe=False)
 
@@ -205,7 +214,7 @@ def calendar_export(request):
     parsed = _range_and_filters(request, required=False)
     if isinstance(parsed, HttpResponse):
         return parsed
-    brand, start, end, filters = parsed
+    brand, start, end, filters, _per_day = parsed
     rows = selectors.calendar_export_rows(
         user=request.user, brand=brand, start=start, end=end, filters=filters
     )

@@ -1,10 +1,16 @@
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.template.defaultfilters import date
+from django.urls import path, reverse
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from agency.forms import attach_service_errors
@@ -12,6 +18,47 @@ from agency.permissions import Area, brand_for_user, brands_for_user
 from calendar_app import selectors, services
 from calendar_app.forms import PostForm
 from calendar_app.models import Post, PostTarget
+
+
+SCHEDULED_FORMAT = "D j M Y, H:i"
+_PLACEHOLDER = str(uuid.UUID(int=0))
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    url: str
+    label: str
+    brand: str
+    scheduled: str
+    target_count: int
+    published_count: int
+    failed_count: int
+
+
+def _post_rows(posts) -> list[PostRow]:
+    """The list's 200 rows ready to print: the detail address reversed once, each time in its
+    brand's zone. Per-row {% url %} and {% timezone %} tags were most of the page's time."""
+    url = reverse("calendar:post-detail", args=[_PLACEHOLDER])
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    rows = []
+    for post in posts:
+        at = post.scheduled_at
+        if at is not None:
+            name = post.brand.time_zone
+            zone = zones.get(name) or zones.setdefault(name, zoneinfo.ZoneInfo(name))
+            at = date(localtime(at, zone), SCHEDULED_FORMAT)
+        rows.append(
+            PostRow(
+                url=url.replace(_PLACEHOLDER, str(post.pk), 1),
+                label=str(post),
+                brand=post.brand.name,
+                scheduled=at or "",
+                target_count=post.target_count,
+                published_count=post.published_count,
+                failed_count=post.failed_count,
+            )
+        )
+    return rows
 
 
 @login_required
@@ -23,7 +70,7 @@ def post_list(request):
             brand = brand_for_user(user=request.user, brand_id=brand_id)
         except Http404:
             brand = None
-    posts = selectors.posts_for_user(user=request.user, brand=brand)[:200]
+    posts = _post_rows(selectors.posts_for_user(user=request.user, brand=brand)[:200])
     return render(
         request,
         "calendar_app/post_list.html",

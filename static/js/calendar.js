@@ -32,6 +32,9 @@
     return url;
   }
 
+  const MONTH_PER_DAY = 5;
+  const DAY_MS = 24 * 60 * 60 * 1000;
+
   function start() {
     const container = document.getElementById("calendar");
     const status = document.getElementById("calendar-status");
@@ -57,14 +60,17 @@
       displayEventEnd: false,
       eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false, omitZeroMinute: false },
       slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
-      dayMaxEvents: 6,
+      dayMaxEvents: MONTH_PER_DAY + 1,
       scrollTime: "07:00:00",
 
       events: function (info, success, failure) {
-        const url = withParams(container.dataset.eventsUrl, {
-          start: wallClock(info.start),
-          end: wallClock(info.end),
-        });
+        const params = { start: wallClock(info.start), end: wallClock(info.end) };
+        // Month and list views (ranges of weeks): the server sends a day's first posts and one
+        // "+N more" for the rest, as a day of a busy brand is more than a month cell can show.
+        // Week and day views get every post. (The range, not the view: FullCalendar asks for
+        // the first events before the calendar object exists.)
+        if (info.end - info.start > 8 * DAY_MS) params.per_day = MONTH_PER_DAY;
+        const url = withParams(container.dataset.eventsUrl, params);
         fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
           .then(function (response) {
             return response.json().then(function (data) {
@@ -86,6 +92,17 @@
           start: wallClock(info.start),
           end: wallClock(info.end),
         }).toString();
+      },
+
+      // "+N more" opens that day with all its posts.
+      eventClick: function (info) {
+        const more = info.event.extendedProps.more;
+        if (!more) return;
+        info.jsEvent.preventDefault();
+        calendar.changeView("timeGridDay", info.event.extendedProps.date);
+        // FullCalendar would reuse the month's events (the day is inside the range it has);
+        // the day's own fetch has every post.
+        calendar.refetchEvents();
       },
 
       eventDrop: function (info) {

@@ -191,6 +191,8 @@ def test_filters_narrow_the_events(login, manager, brand, account):
         ({"start": "2030-01-02", "end": "2030-01-01"}, "after its start"),
         ({"start": "2030-01-01", "end": "2032-01-01"}, "400 days"),
         ({"start": "", "end": ""}, "start and end"),
+        ({"per_day": "many"}, "whole number of posts per day"),
+        ({"per_day": "0"}, "greater than or equal to 1"),
     ],
 )
 def test_invalid_filters_are_400_in_words(login, manager, brand, params, words):
@@ -198,6 +200,25 @@ def test_invalid_filters_are_400_in_words(login, manager, brand, params, words):
     response = login(manager).get(EVENTS, query)
     assert response.status_code == 400
     assert words in response.json()["error"]
+
+
+def test_month_view_shows_a_days_first_posts_and_one_more_for_the_rest(
+    login, manager, brand, account
+):
+    busy_day, quiet_day = in_days(6, hour=8), in_days(7, hour=8)
+    busy = [plan(account, busy_day + timedelta(minutes=10 * n)) for n in range(5)]
+    quiet = plan(account, quiet_day)
+    shown = events(login(manager), brand=brand.pk, per_day=2, **window(busy_day, days=4))
+    timed = [e for e in shown if "more" not in e["extendedProps"]]
+    # The busy day's two earliest, the quiet day's one; the busy day's other three in one event.
+    assert [e["id"] for e in timed] == [str(busy[0].pk), str(busy[1].pk), str(quiet.pk)]
+    [more] = [e for e in shown if "more" in e["extendedProps"]]
+    day = busy_day.date().isoformat()
+    assert more["title"] == "+3 more"
+    assert more["extendedProps"] == {"more": 3, "date": day}
+    assert more["start"] == f"{day}T23:59:59" and more["editable"] is False
+    # Without per_day (week and day views) every post is there.
+    assert len(events(login(manager), brand=brand.pk, **window(busy_day, days=4))) == 6
 
 
 def test_an_account_of_another_brand_is_400_not_its_events(

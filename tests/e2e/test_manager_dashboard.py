@@ -110,6 +110,33 @@ def test_compose_for_two_accounts_schedule_see_and_drag_on_the_calendar(
     assert page.js_errors == []
 
 
+def test_a_busy_day_shows_five_posts_and_more_which_opens_the_whole_day(
+    log_in, page, manager, brand, account
+):
+    from tests.factories import PostFactory, PostTargetFactory
+
+    day = brand_day(brand, 3)
+    for n in range(8):
+        at = datetime.combine(day, time(9, 5 * n), tzinfo=brand.zone)
+        post = PostFactory(brand=brand, scheduled_at=at, title=f"Roast {n}")
+        PostTargetFactory(post=post, account=account, state=TargetState.SCHEDULED, due_at=at)
+    log_in(manager)
+    page.goto(f"/calendar/?brand={brand.pk}")
+    page.get_by_text("Europe/Berlin").first.wait_for()
+    if day.month != timezone.now().astimezone(brand.zone).month:
+        page.get_by_role("button", name="next").click()
+    more = page.locator(".fc-event.cal-more", has_text="+3 more")
+    more.wait_for()
+    assert page.locator(".fc-event", has_text="Roast").count() == 5
+    more.click()
+    # That day's view, with every post of the day.
+    page.locator(".fc-timeGridDay-view").wait_for()
+    page.wait_for_function("() => document.querySelectorAll('.fc-timegrid-event').length === 8")
+    titles = page.locator(".fc-timegrid-event").all_text_contents()
+    assert sorted(t for t in titles if "Roast" in t) == sorted(titles)
+    assert not page.locator(".cal-more").count()
+
+
 def test_refused_drop_snaps_back_with_the_reason(log_in, page, manager, brand, account):
     log_in(manager)
     day = brand_day(brand, 1)
