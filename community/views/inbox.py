@@ -36,6 +36,7 @@ from community.forms import (
 )
 from community.models import Conversation, Message, SavedReply
 from community.selectors import workflow as selectors
+from community.views.inbox_list import inbox_rows
 
 PAGE_SIZE = 50
 POLL_OVERLAP = timedelta(seconds=5)
@@ -66,7 +67,12 @@ def _inbox_context(request) -> dict:
     query = urlencode(
         [(k, v) for k, v in request.GET.items() if k != "page"] if request.GET else data
     )
-    return {"form": form, "page": page, "query": query}
+    return {
+        "form": form,
+        "page": page,
+        "query": query,
+        "rows": inbox_rows(page.object_list, query=query),
+    }
 
 
 def _conversation(request, conversation_id, *, write: bool = False):

@@ -1,8 +1,9 @@
 """The post pages: list, create form, detail with attempts, and the retry / cancel actions."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils import timezone
 
@@ -169,3 +170,45 @@ def test_post_list_query_count_does_not_grow_with_posts(
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("calendar:post-list"))
     assert len(many) == len(few)
+
+
+def test_the_post_list_links_each_post_and_shows_its_time_in_its_brands_zone(
+    login, manager, brand, account
+):
+    brand.time_zone = "America/New_York"
+    brand.save(update_fields=["time_zone"])
+    at = timezone.now() + timedelta(days=3)
+    scheduled = post_create(
+        brand=brand, by=manager, accounts=[account], text="Iced latte", scheduled_at=at
+    )
+    draft = post_create(brand=brand, by=manager, accounts=[account], text="Someday")
+    PostTarget.objects.filter(post=scheduled).update(state=S.FAILED)
+
+    page = login(manager).get(reverse("calendar:post-list")).content.decode()
+
+    local = timezone.localtime(at, brand.zone)
+    when = date_filter(local, "D j M Y, H:i")
+    detail = reverse("calendar:post-detail", args=[scheduled.pk])
+    assert f'<a href="{detail}">Iced latte</a></th>' in page
+    assert f"<td>{brand.name}</td>\n        <td>{when}</td>" in page
+    assert '<span class="warn">1</span>' in page
+    assert f'<a href="{reverse("calendar:post-detail", args=[draft.pk])}">Someday</a>' in page
+    assert '<span class="muted">draft</span>' in page
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"])
+def test_the_post_lists_times_read_as_the_date_filter_prints_them(zone):
+    """The list formats its 200 times without the date filter (calendar_app/views/posts.py);
+    every day of a year, at times around midnight and noon, must read the same."""
+    import zoneinfo
+
+    from calendar_app.views.posts import _ScheduledWords
+
+    words = _ScheduledWords()
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    for day in range(366):
+        for minutes in (0, 7, 59, 12 * 60 + 30, 23 * 60 + 59):
+            local = timezone.localtime(
+                start + timedelta(days=day, minutes=minutes), zoneinfo.ZoneInfo(zone)
+            )
+            assert words(local) == date_filter(local, "D j M Y, H:i")

@@ -196,6 +196,75 @@ def test_the_list_page_has_a_constant_query_count(login, manager, marketer, acco
     assert two == twenty_five
 
 
+def _row(page, conversation):
+    """The list's <li> of the conversation."""
+    at = page.index(f'data-conversation-row="{conversation.pk}"')
+    return page[page.rindex("<li", 0, at) : page.index("</li>", at)]
+
+
+def test_each_row_says_who_what_where_and_when(login, manager, marketer, account):
+    """The rows are prepared in the view (community/views/inbox_list.py): every field the
+    template used to work out per row is still there, escaped, with the filters on the link."""
+    now = timezone.now()
+    answered = make_conversation(
+        account,
+        participant_name="",
+        participant_handle="@kim",
+        assignee=marketer,
+        tags=["vip", "order"],
+        priority=Conversation.Priority.HIGH,
+        first_inbound_at=now - timedelta(hours=30),
+        first_response_at=now - timedelta(hours=2),
+        last_message_at=now - timedelta(hours=2),
+    )
+    make_message(answered, text="Where is it?", at=now - timedelta(hours=3))
+    reply = "Shipped <b>today</b> & " + "x" * 150
+    make_message(answered, direction="out", text=reply, at=now - timedelta(hours=2))
+    waiting = make_conversation(
+        account, participant_name="", participant_handle="", priority=Conversation.Priority.HIGH
+    )
+    make_message(waiting, text="Hello?")
+    client = login(manager)
+    query = "priority=high&tag=vip"
+
+    page = client.get(f"{url('inbox')}?{query}").content.decode()
+    row = _row(page, answered)
+
+    link = f"{url('conversation', answered.pk)}?priority=high&amp;tag=vip"
+    assert f'href="{link}"' in row and f'hx-get="{link}"' in row
+    assert '<span class="inbox-item__who">@kim</span>' in row
+    assert "is-waiting" not in row and "Waiting for us" not in row
+    shown = "Us: Shipped &lt;b&gt;today&lt;/b&gt; &amp; " + "x" * 116 + "…</span>"
+    assert f'<span class="inbox-item__preview">{shown}' in row
+    assert f"Comment thread · {account} · {account.brand.name}</span>" in row
+    assert "Open · High priority ·" in row
+    assert (marketer.get_full_name() or marketer.get_username()) in row
+    assert '<span class="tag">vip</span><span class="tag">order</span>' in row
+    assert '<span class="sla sla--missed">Answered late</span>' in row
+    at = (now - timedelta(hours=2)).isoformat()
+    assert re.search(
+        rf'<time datetime="{re.escape(at)}">(1|2)\xa0hours?(, \d+\xa0minutes?)? ago', row
+    )
+    # The filter on tags left the second conversation out; without it, it is waiting for us.
+    assert f'data-conversation-row="{waiting.pk}"' not in page
+    page = client.get(f"{url('inbox')}?priority=high").content.decode()
+    row = _row(page, waiting)
+    assert "inbox-item is-waiting" in row
+    assert '<span class="inbox-item__who">Someone</span>' in row
+    assert '<span class="inbox-item__preview">Hello?</span>' in row
+    assert "Unassigned" in row
+
+
+def test_the_open_conversation_is_marked_in_the_list(login, manager, conversation, account):
+    other = make_conversation(account)
+    page = login(manager).get(url("conversation", conversation.pk)).content.decode()
+
+    current = _row(page, conversation)
+    assert "is-current" in current and 'aria-current="true"' in current
+    row = _row(page, other)
+    assert "is-current" not in row and "aria-current" not in row
+
+
 def test_the_list_polls_itself_and_answers_htmx_with_the_list_only(login, manager, conversation):
     client = login(manager)
     page = client.get(url("inbox")).content.decode()
