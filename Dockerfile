@@ -39,4 +39,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret \
 USER agency
 EXPOSE 8000
 
-CMD ["gunicorn", "agency.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "agency.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "2", "--worker-class", "gthread", "--access-logfile", "-"]
