@@ -10,16 +10,23 @@ from calendar_app.models import Post, PostTarget, PublishAttempt, TargetState
 __all__ = ["attempts_for_post", "post_with_targets", "posts_for_user"]
 
 
-def posts_for_user(*, user, brand=None) -> QuerySet[Post]:
-    """The rows of the post list with their target counts: only the columns the list prints
-    (a page is 200 posts, and building the unused brand and author columns into objects cost
-    more than the query)."""
+def posts_for_user(*, user, brand=None, limit: int = 200) -> QuerySet[Post]:
+    """The rows of the post list, latest planned first (unplanned drafts on top, as the model's
+    ordering says), at most `limit`, with their target counts: only the columns the list prints
+    (building the unused brand and author columns into objects cost more than the query).
+
+    The posts are chosen first, by the (brand, scheduled_at) index, and only those are grouped
+    for their counts: a GROUP BY drops the model's default ordering, and ordering the groups of
+    every post of a big brand would count all of its targets first."""
     qs = Post.objects.filter(brand__in=brands_for_user(user=user).values("pk"))
     if brand is not None:
         qs = qs.filter(brand=brand)
+    latest = ("-scheduled_at", "-created_at")
+    chosen = qs.order_by(*latest).values("pk")[:limit]
     listed = ("title", "text", "scheduled_at", "brand__name", "brand__time_zone")
     return (
-        qs.select_related("brand")
+        Post.objects.filter(pk__in=chosen)
+        .select_related("brand")
         .only(*listed)
         .annotate(
             target_count=Count("targets", distinct=True),
@@ -32,6 +39,7 @@ def posts_for_user(*, user, brand=None) -> QuerySet[Post]:
                 "targets", filter=Q(targets__state=TargetState.PUBLISHED), distinct=True
             ),
         )
+        .order_by(*latest)
     )
 
 

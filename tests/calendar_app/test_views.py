@@ -172,6 +172,31 @@ def test_post_list_query_count_does_not_grow_with_posts(
     assert len(many) == len(few)
 
 
+def test_the_post_list_shows_the_latest_planned_posts_first_with_their_counts(
+    manager, brand, account
+):
+    from calendar_app.selectors import posts_for_user
+
+    now = timezone.now()
+    planned = [
+        post_create(
+            brand=brand,
+            by=manager,
+            accounts=[account],
+            text=f"day {n}",
+            scheduled_at=now + timedelta(days=n),
+        )
+        for n in (3, 1, 5, 2, 4)
+    ]
+    draft = post_create(brand=brand, by=manager, accounts=[account], text="unplanned")
+    PostTarget.objects.filter(post=planned[2]).update(state=S.PUBLISHED, external_id="x1")
+    rows = list(posts_for_user(user=manager, brand=brand, limit=4))
+    # Unplanned drafts first (as Post.Meta.ordering), then the latest planned; only `limit`.
+    assert [p.text for p in rows] == ["unplanned", "day 5", "day 4", "day 3"]
+    assert rows[0].pk == draft.pk
+    assert [(p.target_count, p.published_count) for p in rows] == [(1, 0), (1, 1), (1, 0), (1, 0)]
+
+
 def test_the_post_list_links_each_post_and_shows_its_time_in_its_brands_zone(
     login, manager, brand, account
 ):
