@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agency.settings")
 
@@ -26,3 +26,10 @@ def _drop_unusable_db_connections(task=None, **kwargs) -> None:
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:
             conn.close_if_unusable_or_obsolete()
+
+
+@worker_ready.connect
+def _freeze_startup_objects(**kwargs) -> None:
+    from agency.runtime import freeze_startup_objects
+
+    freeze_startup_objects()

@@ -232,8 +232,9 @@ def start_gunicorn(
     ready: Callable[[int], bool],
     timeout: float = 60,
     extra_args: tuple[str, ...] = (),
+    worker_class: str = "gthread",
 ) -> tuple[Process, int]:
-    """gunicorn (gthread) serving `app` on a free loopback port, returned once `ready(port)`."""
+    """gunicorn serving `app` on a free loopback port, returned once `ready(port)`."""
     port = free_port()
     argv = [
         sys.executable,
@@ -241,7 +242,7 @@ def start_gunicorn(
         "gunicorn",
         app,
         f"--bind=127.0.0.1:{port}",
-        "--worker-class=gthread",
+        f"--worker-class={worker_class}",
         f"--workers={workers}",
         f"--threads={threads}",
         "--keep-alive=30",

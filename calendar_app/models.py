@@ -161,6 +161,9 @@ class PostTarget(BaseModel):
                 condition=Q(published_at__isnull=False),
                 name="target_published",
             ),
+            # Targets without a due time (drafts) take their post's plan; this finds them by
+            # post without reading every target.
+            models.Index(fields=["post"], condition=Q(due_at__isnull=True), name="target_untimed"),
         ]
 
     def __str__(self) -> str:

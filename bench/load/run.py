@@ -12,7 +12,8 @@ and a redis:// CELERY_BROKER_URL, as scripts/test.sh exports them.
    with 10 sandbox accounts; --posts posts with one target each, scheduled over two years around
    now (the past ones published); --messages inbound messages in conversations of 50 messages;
    a few campaigns. Then VACUUM ANALYZE.
-2. Servers, production-like: gunicorn (gthread, --web-workers x --web-threads) serving
+2. Servers, production-like: gunicorn (--web-worker-class, sync by default as in production,
+   --web-workers processes; --web-threads with gthread) serving
    agency.wsgi with `agency.settings` (DEBUG off, manifest static files collected first, cache
    and sessions' throttle counters in Redis, the real middleware stack: CSP, axes, whitenoise).
    Requests carry X-Forwarded-Proto: https as behind the TLS proxy production runs, so
@@ -73,8 +74,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=120.0, help="measured seconds")
     p.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
     p.add_argument("--think-ms", type=float, default=1000.0, help="mean pause between requests")
-    p.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes")
-    p.add_argument("--web-threads", type=int, default=2, help="gunicorn threads per worker")
+    p.add_argument("--web-workers", type=int, default=8, help="gunicorn worker processes")
+    p.add_argument(
+        "--web-worker-class",
+        default="sync",
+        choices=("sync", "gthread"),
+        help="gunicorn worker class; production runs sync behind its proxy",
+    )
+    p.add_argument("--web-threads", type=int, default=1, help="threads per worker (gthread)")
     p.add_argument("--publish-rate", type=float, default=2.0, help="due targets per second")
     p.add_argument("--worker-concurrency", type=int, default=16, help="Celery worker threads")
     p.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md")
@@ -392,6 +399,12 @@ def collect_static(env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def server_shape(args) -> str:
+    if args.web_worker_class == "sync":
+        return f"sync x{args.web_workers}"
+    return f"gthread {args.web_workers}x{args.web_threads}"
+
+
 def start_gunicorn(args, *, env: dict[str, str], log_dir: Path):
     from bench.procs import start_gunicorn as start
 
@@ -406,11 +419,12 @@ def start_gunicorn(args, *, env: dict[str, str], log_dir: Path):
     return start(
         "agency.wsgi:application",
         workers=args.web_workers,
-        threads=args.web_threads,
+        threads=args.web_threads if args.web_worker_class == "gthread" else 1,
         env=env,
         log_dir=log_dir,
         ready=ready,
         timeout=90,
+        worker_class=args.web_worker_class,
     )
 
 
@@ -550,9 +564,8 @@ def report(args, data, result: LoadResult, context: dict) -> tuple[str, bool]:
         f"{args.posts:,} posts (one target each) and {args.messages:,} inbound messages in "
         f"{data['conversations']:,} conversations in PostgreSQL (posts loaded in "
         f"{data['posts_s']:.1f} s, messages in {data['messages_s']:.1f} s, with INSERT ... "
-        "SELECT generate_series). gunicorn gthread "
-        f"{args.web_workers}x{args.web_threads} serving `agency.settings` with DEBUG off on "
-        f"127.0.0.1; Locust, headless, with {args.users} users "
+        f"SELECT generate_series). gunicorn {server_shape(args)} serving `agency.settings` "
+        f"with DEBUG off on 127.0.0.1; Locust, headless, with {args.users} users "
         f"({(args.users + 1) // 2} signed in through the login form on the pages, "
         f"{args.users // 2} with API tokens on the API), each waiting "
         f"{args.think_ms:.0f} ms on average between requests; {args.warmup:.0f} s of warm-up, "
