@@ -31,8 +31,8 @@ urlpatterns = [
         name="notification-mark-all-read",
     ),
     path("sandbox/posts/<uuid:post_id>/", sandbox_views.sandbox_post, name="sandbox-post"),
+    path("", include("community.urls")),  # before the calendar: it starts with the webhooks
     path("", include("calendar_app.urls")),
-    path("", include("community.urls")),
     path("", include("ads.urls")),
     path("", include("reports.urls")),
     path("", include("integrations.urls")),

@@ -7,9 +7,10 @@ Needs DATABASE_URL (PostgreSQL; the bench creates and drops its own database nex
 redis:// CELERY_BROKER_URL, as scripts/test.sh exports them. The broker's Redis database is
 flushed first, like bench/run.py does: point it at a throwaway Redis.
 
-1. gunicorn (gthread) on 127.0.0.1 serves the project's URLs plus /bench/bare/, a view that
-   returns 200 behind the same middleware.
-2. A loopback load generator (processes x threads, one keep-alive connection each) POSTs
+1. gunicorn (sync x8 by default, as production runs it) on 127.0.0.1 serves the project's URLs
+   plus /bench/bare/, a view that returns 200 behind the same middleware.
+2. A loopback load generator (processes x threads, one connection each, kept alive when the
+   server allows it: sync workers close it after each answer) POSTs
    N distinct Page-comment notifications, each signed with X-Hub-Signature-256, first to the
    bare view, then to /webhooks/meta/. Every 200 of the real view is a stored WebhookDelivery;
    the view kicks at most one drain task per window (WEBHOOK_DRAIN_KICK_MS) onto the broker.
@@ -91,6 +92,9 @@ def application(environ, start_response):
         from django.core.handlers.wsgi import WSGIHandler
 
         _django_app = WSGIHandler()
+        from agency.runtime import freeze_startup_objects
+
+        freeze_startup_objects()  # as agency.wsgi does
     return _django_app(environ, start_response)
 
 
@@ -114,8 +118,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bare-requests", type=int, default=0, help="default: as many as --events")
     p.add_argument("--clients", type=int, default=2, help="load generator processes")
     p.add_argument("--client-threads", type=int, default=16, help="connections per process")
-    p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
-    p.add_argument("--web-threads", type=int, default=16, help="gunicorn threads per worker")
+    p.add_argument("--web-workers", type=int, default=8, help="gunicorn worker processes")
+    p.add_argument(
+        "--web-worker-class",
+        default="sync",
+        choices=("sync", "gthread"),
+        help="gunicorn worker class; production runs sync behind its proxy",
+    )
+    p.add_argument("--web-threads", type=int, default=1, help="threads per worker (gthread)")
     p.add_argument("--pool", default="threads", help="Celery pool of the ingesting worker")
     p.add_argument("--concurrency", type=int, default=8, help="of the ingesting worker")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds, per phase")
@@ -150,7 +160,8 @@ def start_gunicorn(args, *, log_dir: Path):
     return start(
         "bench.bench_webhooks:application",
         workers=args.web_workers,
-        threads=args.web_threads,
+        threads=args.web_threads if args.web_worker_class == "gthread" else 1,
+        worker_class=args.web_worker_class,
         env=child_env(),
         log_dir=log_dir,
         ready=ready,
@@ -577,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(args, bare_result, hook, stored, drain, log_dir) -> str:
     ratio = hook["rate"] / bare_result["rate"] if bare_result["rate"] else 0.0
+    from bench.procs import gunicorn_shape
+
     generator = (
         f"wrk ({args.duration:g} s per view, no body sent twice)"
         if args.generator == "wrk"
@@ -584,7 +597,7 @@ def report(args, bare_result, hook, stored, drain, log_dir) -> str:
     )
     lines = [
         f"Signed Meta webhooks, {args.events:,} events (one per request) on "
-        f"{os.cpu_count()} CPUs: gunicorn gthread {args.web_workers}x{args.web_threads} on "
+        f"{os.cpu_count()} CPUs: gunicorn {gunicorn_shape(args)} on "
         f"127.0.0.1, load generator {generator} with {args.clients}x{args.client_threads} "
         f"keep-alive connections, PostgreSQL and Redis on loopback.",
         "",

@@ -222,6 +222,13 @@ def drop_database(admin_url: str, name: str, *, bench: str) -> None:
         print(f"{bench}: could not drop {name}: {exc}", file=sys.stderr)
 
 
+def gunicorn_shape(args) -> str:
+    """How a bench's --web-* arguments serve, in words for its report."""
+    if args.web_worker_class == "sync":
+        return f"sync x{args.web_workers}"
+    return f"gthread {args.web_workers}x{args.web_threads}"
+
+
 def start_gunicorn(
     app: str,
     *,

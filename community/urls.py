@@ -2,9 +2,11 @@ from community.views import curation, giveaways, health, inbox, listening, saved
 
 app_name = "community"
 
+# Webhooks first: they are the busiest URLs (platforms post every event), and each pattern
+# tried before a match costs every request a few microseconds.
 urlpatterns = [
-    *inbox.urlpatterns,
     *webhooks.urlpatterns,
+    *inbox.urlpatterns,
     *listening.urlpatterns,
     *curation.urlpatterns,
     *giveaways.urlpatterns,

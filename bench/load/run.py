@@ -399,12 +399,6 @@ def collect_static(env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def server_shape(args) -> str:
-    if args.web_worker_class == "sync":
-        return f"sync x{args.web_workers}"
-    return f"gthread {args.web_workers}x{args.web_threads}"
-
-
 def start_gunicorn(args, *, env: dict[str, str], log_dir: Path):
     from bench.procs import start_gunicorn as start
 
@@ -557,6 +551,8 @@ def percentile(ordered: list[float], q: float) -> float:
 
 def report(args, data, result: LoadResult, context: dict) -> tuple[str, bool]:
     cpus = os.cpu_count() or 1
+    from bench.procs import gunicorn_shape
+
     elapsed = result.elapsed
     base = result.endpoints.get("baseline")
     base_p50 = (base.p50_ms if base else 0.0) or 1e-9
@@ -564,7 +560,7 @@ def report(args, data, result: LoadResult, context: dict) -> tuple[str, bool]:
         f"{args.posts:,} posts (one target each) and {args.messages:,} inbound messages in "
         f"{data['conversations']:,} conversations in PostgreSQL (posts loaded in "
         f"{data['posts_s']:.1f} s, messages in {data['messages_s']:.1f} s, with INSERT ... "
-        f"SELECT generate_series). gunicorn {server_shape(args)} serving `agency.settings` "
+        f"SELECT generate_series). gunicorn {gunicorn_shape(args)} serving `agency.settings` "
         f"with DEBUG off on 127.0.0.1; Locust, headless, with {args.users} users "
         f"({(args.users + 1) // 2} signed in through the login form on the pages, "
         f"{args.users // 2} with API tokens on the API), each waiting "
